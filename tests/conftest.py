@@ -1,0 +1,96 @@
+"""Fixtures: the two fake servers, the bot's environment and a factory of bot processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fakes.telegram import FakeTelegram
+from fakes.trackingmore import FakeTrackingMore
+from harness import BotProcess
+
+BotFactory = Callable[..., BotProcess]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "e2e: end-to-end test running the real bot against the fake servers"
+    )
+
+
+@pytest.fixture
+def fake_tg() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_tm() -> Iterator[FakeTrackingMore]:
+    with FakeTrackingMore() as fake:
+        yield fake
+
+
+@pytest.fixture
+def bot_env(tmp_path: Path, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore) -> dict[str, str]:
+    """The bot's whole configuration; tests may edit it before starting the bot."""
+    return {
+        "TELEGRAM_BOT_TOKEN": fake_tg.token,
+        "TRACKINGMORE_API_KEY": fake_tm.api_key,
+        "TELEGRAM_API_BASE_URL": fake_tg.base_url,
+        "TRACKINGMORE_API_BASE_URL": fake_tm.base_url,
+        "DATABASE_PATH": str(tmp_path / "data" / "postino.sqlite3"),
+        "POLL_INTERVAL_SECONDS": "1",
+        "DEFAULT_LANGUAGE": "it",
+        "LOG_LEVEL": "DEBUG",
+    }
+
+
+@pytest.fixture
+def bot_factory(
+    bot_env: dict[str, str], tmp_path: Path, fake_tg: FakeTelegram
+) -> Iterator[BotFactory]:
+    """``start(**env_overrides)`` starts a bot and waits until it polls.
+
+    At teardown every bot is stopped and no log may contain the token or the API key.
+    """
+    started: list[BotProcess] = []
+
+    def start(**overrides: str) -> BotProcess:
+        name = "bot" if not started else f"bot-{len(started) + 1}"
+        process = BotProcess({**bot_env, **overrides}, tmp_path, name)
+        started.append(process)
+        process.start()
+        process.wait_ready(fake_tg)
+        return process
+
+    yield start
+    stop_errors = [error for process in started if (error := _stop(process))]
+    _assert_no_secrets(started)
+    assert not stop_errors, "\n".join(stop_errors)
+
+
+def _stop(process: BotProcess) -> str | None:
+    if not process.alive:
+        return None
+    try:
+        process.stop()
+    except AssertionError as error:
+        return str(error)
+    return None
+
+
+def _secrets(process: BotProcess) -> set[str]:
+    token = process.env.get("TELEGRAM_BOT_TOKEN", "")
+    candidates = {token, token.partition(":")[2], process.env.get("TRACKINGMORE_API_KEY", "")}
+    return {secret for secret in candidates if len(secret) >= 8}
+
+
+def _assert_no_secrets(processes: list[BotProcess]) -> None:
+    leaks = [
+        f"{process.log_path}:{number}: {line}"
+        for process in processes
+        for number, line in enumerate(process.log_text().splitlines(), start=1)
+        if any(secret in line for secret in _secrets(process))
+    ]
+    assert not leaks, "secrets leaked into the bot's log:\n" + "\n".join(leaks[:20])
