@@ -1,0 +1,173 @@
+"""Wiring: build the PTB application and the services, run until a stop signal.
+
+The run loop is explicit (not `run_polling`) so that shutdown happens in the order that
+loses nothing: stop taking updates, end the poll cycle, let the sender finish the message in
+flight, stop the job queue, close the carrier client and the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from telegram import LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+from bot.carrier import TrackingMoreClient
+from bot.config import Settings
+from bot.context import SERVICES_KEY, Context, Services
+from bot.handlers import register_handlers, set_command_menus
+from bot.notifier import Notifier
+from bot.poller import Poller
+from bot.service import Tracker
+from bot.storage import SCHEMA_VERSION, Storage
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "channel_post"]
+TELEGRAM_START_RETRY_MAX = 60.0
+
+PTBApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class StartupError(RuntimeError):
+    """Start-up cannot continue; the message is one line for the operator."""
+
+
+def build_application(settings: Settings) -> PTBApplication:
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_file_base_url)
+        .rate_limiter(AIORateLimiter(max_retries=0))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .context_types(ContextTypes(context=Context))
+        .concurrent_updates(16)
+        .connection_pool_size(64)
+        .pool_timeout(30)
+        .build()
+    )
+    register_handlers(application)
+    return application
+
+
+async def open_services(application: PTBApplication, settings: Settings) -> Services:
+    storage = await Storage.open(settings.database_path)
+    carrier = TrackingMoreClient(
+        settings.trackingmore_api_base_url,
+        settings.trackingmore_api_key,
+        settings.carrier_timeout_seconds,
+    )
+    notifier = Notifier(
+        application.bot,
+        storage,
+        default_language=settings.default_language,
+        max_attempts=settings.outbox_max_attempts,
+    )
+    poller = Poller(storage, carrier, on_changes=lambda _changes: notifier.wake())
+    tracker = Tracker(
+        storage,
+        carrier,
+        max_shipments_per_chat=settings.max_shipments_per_chat,
+        registration_timeout=settings.carrier_timeout_seconds * 2,
+    )
+    services = Services(settings, storage, carrier, tracker, poller, notifier)
+    application.bot_data[SERVICES_KEY] = services
+    return services
+
+
+async def close_services(services: Services) -> None:
+    await services.carrier.aclose()
+    await services.storage.close()
+
+
+async def _poll_job(context: Context) -> None:
+    await context.services.poller.run_cycle()
+
+
+def schedule_jobs(application: PTBApplication, services: Services) -> None:
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(
+        _poll_job,
+        interval=services.settings.poll_interval_seconds,
+        first=1.0,
+        name="poll",
+        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    )
+    services.notifier.start()
+
+
+async def _initialize_telegram(application: PTBApplication, stop: asyncio.Event) -> None:
+    """getMe with patience: Telegram being unreachable at boot is not fatal, a bad token is."""
+    delay = 1.0
+    while True:
+        try:
+            await application.initialize()
+            return
+        except InvalidToken:
+            raise StartupError(
+                "TELEGRAM_BOT_TOKEN was refused by Telegram (getMe: Unauthorized)"
+            ) from None
+        except (NetworkError, TelegramError) as exc:
+            logger.warning("Telegram not reachable at start (%s); retrying in %.0f s", exc, delay)
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+            raise StartupError("stopped before Telegram could be reached")
+        except TimeoutError:
+            delay = min(TELEGRAM_START_RETRY_MAX, delay * 2)
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    application = build_application(settings)
+    services = await open_services(application, settings)
+    try:
+        await _initialize_telegram(application, stop)
+        logger.info(
+            "postino started as @%s (schema v%d, polling TrackingMore every %g s, %s)",
+            application.bot.username,
+            SCHEMA_VERSION,
+            settings.poll_interval_seconds,
+            "open to everyone" if settings.access_is_open else "restricted access",
+        )
+        await set_command_menus(application)
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(
+            allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=10
+        )
+        schedule_jobs(application, services)
+        await stop.wait()
+        logger.info("stop requested; shutting down")
+    finally:
+        await _shutdown(application, services)
+    logger.info("postino stopped")
+
+
+async def _shutdown(application: PTBApplication, services: Services) -> None:
+    """Stop taking updates, end the poll cycle, finish the send in flight, then close."""
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    services.poller.cancel()
+    await services.notifier.stop()
+    if application.running:
+        await application.stop()
+    await close_services(services)
+    await application.shutdown()

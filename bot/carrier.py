@@ -1,0 +1,380 @@
+"""TrackingMore API v4 client (httpx) and the parser of its tracking objects.
+
+Knows nothing of Telegram or of the database: it turns HTTP into `Snapshot`s and typed
+errors. Requests are paced by client-side limiters that match TrackingMore's published
+limits (10 requests/s, 3/s for create), so a large poll cycle never bursts into 429s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiolimiter import AsyncLimiter
+
+from bot.tracking import Checkpoint, Snapshot, merge_checkpoints, note_status, parse_carrier_time
+
+logger = logging.getLogger(__name__)
+
+MAX_NUMBERS_PER_REQUEST = 40
+DEFAULT_RETRY_AFTER = 60.0
+_OK_CODES = frozenset({200, 201})
+_EXISTS_CODES = frozenset({4101, 4016})
+_AUTH_CODES = frozenset({401, 4001, 4002})
+_QUOTA_CODES = frozenset({402, 4019, 4021, 4190})
+_NOT_FOUND_CODES = frozenset({4017, 4102, 4031})
+_INVALID_CODES = frozenset({4012, 4013, 4014, 4015, 4103, 4110, 4120, 4130, 4032})
+_UNAVAILABLE_CODES = frozenset({500, 502, 503, 504})
+
+
+class CarrierError(Exception):
+    """Base of every carrier failure; `code` is TrackingMore's meta code or the HTTP status."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class CarrierAuthError(CarrierError):
+    """The API key is invalid or deleted."""
+
+
+class CarrierQuotaError(CarrierError):
+    """The account has no quota left."""
+
+
+class CarrierRateLimited(CarrierError):
+    def __init__(self, message: str, retry_after: float, code: int | None = 429) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after
+
+
+class CarrierUnavailable(CarrierError):
+    """5xx, timeouts and connection failures: try again later."""
+
+
+class CarrierBadResponse(CarrierError):
+    """The answer is not the JSON envelope the API documents."""
+
+
+class CarrierInvalidInput(CarrierError):
+    """TrackingMore refused the tracking number or courier code."""
+
+
+class CarrierNotFound(CarrierError):
+    """The tracking does not exist at TrackingMore."""
+
+
+class CarrierAlreadyExists(CarrierError):
+    """Create of a number that is already registered; callers treat it as success."""
+
+
+@dataclass(frozen=True)
+class BatchCreateResult:
+    registered: list[Snapshot] = field(default_factory=list)
+    already_registered: list[tuple[str, str]] = field(default_factory=list)  # (courier, code)
+    refused: list[tuple[str, str, CarrierError]] = field(default_factory=list)
+
+
+@dataclass
+class CallStats:
+    """Counts of API calls by (endpoint, result); result is "ok" or the error class name."""
+
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def record(self, endpoint: str, result: str) -> None:
+        self.calls[(endpoint, result)] += 1
+
+    def total(self, *, errors_only: bool = False) -> int:
+        return sum(n for (_, result), n in self.calls.items() if not errors_only or result != "ok")
+
+
+class TrackingMoreClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        timeout: float = 10.0,
+        *,
+        requests_per_second: float = 10,
+        creates_per_second: float = 3,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            headers={"Tracking-Api-Key": api_key, "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        )
+        self._limiter = AsyncLimiter(requests_per_second, 1)
+        self._create_limiter = AsyncLimiter(creates_per_second, 1)
+        self.stats = CallStats()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def create(self, courier: str, code: str) -> Snapshot:
+        """Register a number and return its current state (an existing one is fetched)."""
+        try:
+            data = await self._call(
+                "create",
+                "POST",
+                "trackings/create",
+                json={"tracking_number": code, "courier_code": courier},
+            )
+        except CarrierAlreadyExists:
+            found = await self.get(courier, [code])
+            if not found:
+                raise CarrierNotFound("tracking exists but could not be read", 4101) from None
+            return found[0]
+        snapshot = parse_tracking(data) if isinstance(data, Mapping) else None
+        return snapshot or Snapshot(courier=courier, code=code, status="pending")
+
+    async def batch_create(self, items: Sequence[tuple[str, str]]) -> BatchCreateResult:
+        """Register up to 40 (courier, code) pairs in one call."""
+        if len(items) > MAX_NUMBERS_PER_REQUEST:
+            raise ValueError(f"at most {MAX_NUMBERS_PER_REQUEST} numbers per batch")
+        body = [{"tracking_number": code, "courier_code": courier} for courier, code in items]
+        data = await self._call("batch", "POST", "trackings/batch", json=body)
+        return _parse_batch_result(data, items)
+
+    async def get(self, courier: str, codes: Sequence[str]) -> list[Snapshot]:
+        """Current state of up to 40 numbers of one courier; unknown numbers are left out."""
+        if len(codes) > MAX_NUMBERS_PER_REQUEST:
+            raise ValueError(f"at most {MAX_NUMBERS_PER_REQUEST} numbers per get")
+        params = {"tracking_numbers": ",".join(codes), "courier_code": courier}
+        data = await self._call("get", "GET", "trackings/get", params=params)
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise CarrierBadResponse("get answered without a list of trackings")
+        requested = {code.upper(): code for code in codes}
+        return [
+            snapshot.keyed(courier, requested[snapshot.code.upper()])
+            for snapshot in parse_trackings(data)
+            if snapshot.code.upper() in requested
+        ]
+
+    async def delete(self, carrier_id: str) -> None:
+        await self._call("delete", "DELETE", f"trackings/delete/{carrier_id}")
+
+    async def retrack(self, carrier_id: str) -> None:
+        await self._call("retrack", "POST", f"trackings/retrack/{carrier_id}")
+
+    async def detect(self, code: str) -> list[str]:
+        data = await self._call("detect", "POST", "couriers/detect", json={"tracking_number": code})
+        if not isinstance(data, list):
+            return []
+        return [
+            str(c["courier_code"]) for c in data if isinstance(c, Mapping) and c.get("courier_code")
+        ]
+
+    async def _call(self, endpoint: str, method: str, path: str, **kwargs: Any) -> Any:
+        limiter = self._create_limiter if endpoint == "create" else None
+        try:
+            if limiter is not None:
+                await limiter.acquire()
+            async with self._limiter:
+                response = await self._http.request(method, path, **kwargs)
+            data = _unwrap(response)
+        except httpx.TimeoutException as exc:
+            error: CarrierError = CarrierUnavailable(
+                f"{endpoint}: timed out ({type(exc).__name__})"
+            )
+            self.stats.record(endpoint, type(error).__name__)
+            raise error from None
+        except httpx.HTTPError as exc:
+            error = CarrierUnavailable(f"{endpoint}: {type(exc).__name__}")
+            self.stats.record(endpoint, type(error).__name__)
+            raise error from None
+        except CarrierAlreadyExists:
+            self.stats.record(endpoint, "ok")
+            raise
+        except CarrierError as exc:
+            self.stats.record(endpoint, type(exc).__name__)
+            if not isinstance(exc, CarrierRateLimited | CarrierUnavailable | CarrierInvalidInput):
+                logger.warning("TrackingMore %s failed: %s (code %s)", endpoint, exc, exc.code)
+            raise
+        self.stats.record(endpoint, "ok")
+        return data
+
+
+def _unwrap(response: httpx.Response) -> Any:
+    """Check the envelope and return its `data`, or raise the typed error it stands for."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    meta = _meta(body)
+    if meta is None:
+        if response.is_success:
+            raise CarrierBadResponse(
+                f"answer is not the JSON envelope (HTTP {response.status_code})"
+            )
+        raise _error_for(response.status_code, response.reason_phrase or "", response)
+    code, message = meta
+    if code in _OK_CODES and response.is_success:
+        return body.get("data") if isinstance(body, Mapping) else None
+    raise _error_for(code, message, response)
+
+
+def _meta(body: Any) -> tuple[int, str] | None:
+    if not isinstance(body, Mapping):
+        return None
+    # TrackingMore calls it `meta`; some proxies and wrappers rename it `status`.
+    meta = body.get("meta", body.get("status"))
+    if not isinstance(meta, Mapping):
+        return None
+    try:
+        code = int(meta.get("code"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return code, str(meta.get("message") or "")
+
+
+def _error_for(code: int, message: str, response: httpx.Response) -> CarrierError:
+    text = f"{message or 'error'} (code {code})"
+    if code == 429 or response.status_code == 429:
+        return CarrierRateLimited(text, _retry_after(response), code)
+    if code in _EXISTS_CODES:
+        return CarrierAlreadyExists(text, code)
+    if code in _AUTH_CODES:
+        return CarrierAuthError(text, code)
+    if code in _QUOTA_CODES:
+        return CarrierQuotaError(text, code)
+    if code in _NOT_FOUND_CODES:
+        return CarrierNotFound(text, code)
+    if code in _INVALID_CODES:
+        return CarrierInvalidInput(text, code)
+    if code in _UNAVAILABLE_CODES or response.status_code >= 500:
+        return CarrierUnavailable(text, code)
+    logger.warning("TrackingMore answered an unexpected code %s: %s", code, message)
+    return CarrierError(text, code)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(1.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+
+
+def _parse_batch_result(data: Any, items: Sequence[tuple[str, str]]) -> BatchCreateResult:
+    if not isinstance(data, Mapping):
+        raise CarrierBadResponse("batch create answered without success/error lists")
+    courier_of = {code: courier for courier, code in items}
+    result = BatchCreateResult()
+    for entry in _dicts(data.get("success")):
+        code = str(entry.get("tracking_number") or "")
+        if code not in courier_of:
+            continue
+        snapshot = parse_tracking(entry) if entry.get("delivery_status") else None
+        result.registered.append(
+            snapshot
+            or Snapshot(
+                courier=str(entry.get("courier_code") or courier_of[code]),
+                code=code,
+                status="",
+                carrier_id=str(entry.get("id") or ""),
+            )
+        )
+    for entry in _dicts(data.get("error")):
+        code = str(entry.get("tracking_number") or "")
+        if code not in courier_of:
+            continue
+        courier = str(entry.get("courier_code") or courier_of[code])
+        try:
+            error_code = int(entry.get("errorCode") or 0)
+        except (TypeError, ValueError):
+            error_code = 0
+        if error_code in _EXISTS_CODES:
+            result.already_registered.append((courier, code))
+        else:
+            message = str(entry.get("errorMessage") or "refused")
+            result.refused.append((courier, code, CarrierInvalidInput(message, error_code)))
+    return result
+
+
+def parse_trackings(items: Iterable[Any]) -> list[Snapshot]:
+    snapshots = []
+    for item in items:
+        snapshot = parse_tracking(item)
+        if snapshot is not None:
+            snapshots.append(snapshot)
+    return snapshots
+
+
+def parse_tracking(obj: Any) -> Snapshot | None:
+    """A v4 tracking object to a Snapshot; None (logged) when it lacks what identifies it."""
+    if not isinstance(obj, Mapping):
+        logger.warning("skipping a tracking that is not an object")
+        return None
+    code = obj.get("tracking_number")
+    status = obj.get("delivery_status")
+    if not isinstance(code, str) or not code or not isinstance(status, str) or not status:
+        logger.warning("skipping a tracking without tracking_number or delivery_status")
+        return None
+    groups = [
+        _checkpoints(_section(obj, "origin_info").get("trackinfo")),
+        _checkpoints(_section(obj, "destination_info").get("trackinfo")),
+        _checkpoints(obj.get("track_info")),  # the layout some wrappers use
+    ]
+    return Snapshot(
+        courier=str(obj.get("courier_code") or ""),
+        code=code,
+        status=note_status(status.strip().lower()),
+        substatus=str(obj.get("substatus") or ""),
+        carrier_id=str(obj.get("id") or ""),
+        checkpoints=merge_checkpoints(groups),
+    )
+
+
+def _section(obj: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    section = obj.get(name)
+    return section if isinstance(section, Mapping) else {}
+
+
+def _checkpoints(items: Any) -> list[Checkpoint]:
+    checkpoints = []
+    for item in _dicts(items):
+        description = _text(item.get("tracking_detail") or item.get("details"))
+        status = _text(item.get("checkpoint_delivery_status")).lower()
+        if not description and not status:
+            continue
+        raw_time = _text(item.get("checkpoint_date"))
+        checkpoints.append(
+            Checkpoint(
+                description=description,
+                location=_text(item.get("location")),
+                occurred_at=parse_carrier_time(raw_time),
+                raw_time=raw_time,
+                status=status,
+                substatus=_text(item.get("checkpoint_delivery_substatus")),
+            )
+        )
+    return checkpoints
+
+
+def _dicts(items: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(items, list):
+        return []
+    return [item for item in items if isinstance(item, Mapping)]
+
+
+def _text(value: Any) -> str:
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+async def gather_limited(coros: Iterable[Any], limit: int) -> list[Any]:
+    """Run awaitables with at most `limit` in flight; results (or exceptions) in order."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(coro: Any) -> Any:
+        async with semaphore:
+            return await coro
+
+    return await asyncio.gather(*(run(c) for c in coros), return_exceptions=True)

@@ -1,0 +1,37 @@
+"""The services every handler and job needs, reachable from PTB's callback context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.carrier import TrackingMoreClient
+from bot.config import Settings
+from bot.notifier import Notifier
+from bot.poller import Poller
+from bot.service import Tracker
+from bot.storage import Storage
+
+SERVICES_KEY = "services"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    storage: Storage
+    carrier: TrackingMoreClient
+    tracker: Tracker
+    poller: Poller
+    notifier: Notifier
+
+
+class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    @property
+    def services(self) -> Services:
+        return services_of(self.application)
+
+
+def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Services:
+    return application.bot_data[SERVICES_KEY]  # type: ignore[no-any-return]

@@ -1,0 +1,238 @@
+"""The sender: drains the outbox into Telegram within its rate limits.
+
+A row is marked sent only after Telegram accepted the message, so a crash repeats at most
+the messages in flight and loses none. Chats are served concurrently (PTB's AIORateLimiter
+holds the global 30/s and the 20/min per group); messages to one chat go one after another
+at most one per second. Telegram's refusals are handled per kind: flood control waits,
+a blocked bot pauses the chat, a migrated group moves, a formatting error falls back to
+plain text, anything else is retried with backoff up to a bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+
+from bot.i18n import chat_language, translator
+from bot.render import notification
+from bot.storage import Notification, Storage
+from bot.tracking import parse_iso_utc, utcnow
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+IDLE_WAKEUP_SECONDS = 5.0
+PRIVATE_CHAT_INTERVAL = 1.0
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def html_to_plain(text: str) -> str:
+    return html.unescape(_TAG_RE.sub("", text))
+
+
+def backoff_seconds(attempts: int) -> float:
+    """5 s, 10 s, 20 s … capped at one hour."""
+    return float(min(3600, 5 * 2 ** max(0, attempts - 1)))
+
+
+class Notifier:
+    def __init__(
+        self,
+        bot: Bot,
+        storage: Storage,
+        *,
+        default_language: str,
+        max_attempts: int,
+        on_sent: Callable[[Notification], None] | None = None,
+    ) -> None:
+        self._bot = bot
+        self._storage = storage
+        self._default_language = default_language
+        self._max_attempts = max_attempts
+        self._on_sent = on_sent
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._last_sent: dict[int, float] = {}
+        self.sent_count = 0
+        self.failed_count = 0
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="notifier")
+
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Let the sends in flight finish (bounded), then stop."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace_seconds)
+        except TimeoutError:
+            self._task.cancel()
+            logger.warning("notifier did not finish in %.0f s; cancelled", grace_seconds)
+        except Exception:
+            logger.exception("notifier stopped with an error")
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                sent_any = await self.drain()
+            except Exception:
+                logger.exception("notifier cycle failed; retrying shortly")
+                sent_any = False
+            if self._stopping:
+                break
+            if not sent_any:
+                await self._sleep_until_woken()
+
+    async def _sleep_until_woken(self) -> None:
+        self._wakeup.clear()
+        delay = IDLE_WAKEUP_SECONDS
+        due = await self._storage.next_notification_due()
+        if due is not None:
+            seconds = ((parse_iso_utc(due) or utcnow()) - utcnow()).total_seconds()
+            delay = min(delay, max(0.05, seconds))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), delay)
+
+    async def drain(self) -> bool:
+        """Send what is due now; returns whether anything was due."""
+        due = await self._storage.due_notifications(BATCH_SIZE)
+        if not due:
+            return False
+        by_chat: dict[int, list[Notification]] = defaultdict(list)
+        for item in due:
+            by_chat[item.chat_id].append(item)
+        await asyncio.gather(*(self._deliver_chat(items) for items in by_chat.values()))
+        return True
+
+    async def _deliver_chat(self, items: Sequence[Notification]) -> None:
+        for item in items:
+            if self._stopping:
+                return
+            if not item.following:
+                await self._storage.mark_failed(item.id, "chat no longer follows the shipment")
+                continue
+            await self._pace(item)
+            if not await self._deliver(item, item.chat_id):
+                return  # the chat is paused, moved or flooded: the rest waits
+
+    async def _pace(self, item: Notification) -> None:
+        if item.chat_type != "private":
+            return  # groups are paced by AIORateLimiter (20/min)
+        wait = self._last_sent.get(item.chat_id, 0.0) + PRIVATE_CHAT_INTERVAL - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _deliver(self, item: Notification, chat_id: int) -> bool:
+        """Send one notification; returns whether the chat can take the next one now."""
+        language = chat_language(
+            item.chat_language, item.chat_user_language, item.chat_type, self._default_language
+        )
+        text = notification(translator(language), item)
+        try:
+            await self._send(chat_id, text)
+        except RetryAfter as exc:
+            seconds = retry_after_seconds(exc)
+            await self._storage.mark_retry(item.id, utcnow() + timedelta(seconds=seconds), str(exc))
+            logger.info("flood control for chat %s: retrying in %.0f s", chat_id, seconds)
+            return False
+        except Forbidden as exc:
+            dropped = await self._storage.block_chat(chat_id, str(exc))
+            logger.info(
+                "chat %s blocked the bot (%s); paused, %d queued dropped",
+                chat_id,
+                exc.message,
+                dropped,
+            )
+            return False
+        except ChatMigrated as exc:
+            logger.info(
+                "chat %s migrated to %s; moving its subscriptions", chat_id, exc.new_chat_id
+            )
+            await self._storage.migrate_chat(chat_id, exc.new_chat_id)
+            return await self._deliver(item, exc.new_chat_id)
+        except BadRequest as exc:
+            if "can't parse entities" in exc.message.lower():
+                logger.error("formatting refused by Telegram (%s); sending as plain text", exc)
+                return await self._deliver_plain(item, chat_id, text)
+            if "chat not found" in exc.message.lower():
+                await self._storage.block_chat(chat_id, str(exc))
+                return False
+            await self._retry_or_give_up(item, exc)
+            return True
+        except TelegramError as exc:
+            await self._retry_or_give_up(item, exc)
+            return True
+        await self._mark_sent(item, chat_id)
+        return True
+
+    async def _deliver_plain(self, item: Notification, chat_id: int, text: str) -> bool:
+        try:
+            await self._bot.send_message(chat_id, html_to_plain(text))
+        except TelegramError as exc:
+            await self._retry_or_give_up(item, exc)
+            return True
+        await self._mark_sent(item, chat_id)
+        return True
+
+    async def _send(self, chat_id: int, text: str) -> None:
+        await self._bot.send_message(
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+
+    async def _mark_sent(self, item: Notification, chat_id: int) -> None:
+        self._last_sent[chat_id] = time.monotonic()
+        await self._storage.mark_sent(item.id)
+        self.sent_count += 1
+        if self._on_sent is not None:
+            self._on_sent(item)
+
+    async def _retry_or_give_up(self, item: Notification, exc: TelegramError) -> None:
+        attempts = item.attempts + 1
+        if attempts >= self._max_attempts:
+            self.failed_count += 1
+            await self._storage.mark_failed(item.id, f"{type(exc).__name__}: {exc}")
+            logger.error(
+                "giving up notification %d to chat %s after %d attempts: %s",
+                item.id,
+                item.chat_id,
+                attempts,
+                exc,
+            )
+            return
+        delay = backoff_seconds(attempts)
+        await self._storage.mark_retry(
+            item.id, utcnow() + timedelta(seconds=delay), f"{type(exc).__name__}: {exc}"
+        )
+        logger.warning(
+            "notification %d to chat %s failed (%s); retry %d in %.0f s",
+            item.id,
+            item.chat_id,
+            exc,
+            attempts,
+            delay,
+        )

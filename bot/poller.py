@@ -1,0 +1,214 @@
+"""The poll cycle: ask TrackingMore about every active shipment and store what changed.
+
+Runs on PTB's job queue. Shipments are fetched in batches of 40 per courier; each batch's
+results are diffed and written (events, status, outbox rows) in one transaction, then the
+notifier is woken. Carrier trouble never stops the bot: rate limits pause polling for the
+time the carrier asks, outages are retried next cycle, and listeners hear about both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.carrier import (
+    MAX_NUMBERS_PER_REQUEST,
+    CarrierAuthError,
+    CarrierError,
+    CarrierQuotaError,
+    CarrierRateLimited,
+    TrackingMoreClient,
+)
+from bot.service import register
+from bot.storage import Shipment, Storage
+from bot.tracking import Change
+
+logger = logging.getLogger(__name__)
+
+# Requests in flight at once; the client's limiter keeps them within 10/s anyway.
+MAX_CONCURRENT_REQUESTS = 10
+
+
+class CarrierHealth(StrEnum):
+    OK = "ok"
+    AUTH = "auth"
+    QUOTA = "quota"
+    DOWN = "down"
+
+
+@dataclass
+class PollState:
+    """What the last cycles saw; read by /stats, health checks and admin alerts."""
+
+    cycles: int = 0
+    last_success_monotonic: float | None = None
+    last_success_wallclock: float | None = None
+    consecutive_failures: int = 0
+    paused_until: float = 0.0
+    health: CarrierHealth = CarrierHealth.OK
+    last_error: str = ""
+    changes_found: int = 0
+    batches: int = 0
+
+
+@dataclass
+class _CycleErrors:
+    errors: list[CarrierError] = field(default_factory=list)
+
+    @property
+    def worst(self) -> CarrierHealth:
+        kinds = {type(e) for e in self.errors}
+        if CarrierAuthError in kinds:
+            return CarrierHealth.AUTH
+        if CarrierQuotaError in kinds:
+            return CarrierHealth.QUOTA
+        return CarrierHealth.DOWN if self.errors else CarrierHealth.OK
+
+
+HealthListener = Callable[[CarrierHealth, CarrierHealth, PollState], Awaitable[None]]
+
+
+class Poller:
+    def __init__(
+        self,
+        storage: Storage,
+        carrier: TrackingMoreClient,
+        on_changes: Callable[[Sequence[Change]], None],
+    ) -> None:
+        self._storage = storage
+        self._carrier = carrier
+        self._on_changes = on_changes
+        self._health_listeners: list[HealthListener] = []
+        self._lock = asyncio.Lock()
+        self._cycle: asyncio.Task[object] | None = None
+        self._closed = False
+        self.state = PollState()
+
+    def add_health_listener(self, listener: HealthListener) -> None:
+        self._health_listeners.append(listener)
+
+    def cancel(self) -> None:
+        """End the running cycle now (its open transaction rolls back) and run no more."""
+        self._closed = True
+        if self._cycle is not None:
+            self._cycle.cancel()
+
+    async def run_cycle(self) -> None:
+        if self._closed:
+            return
+        if self._lock.locked():
+            logger.debug("previous poll cycle still running; skipping this one")
+            return
+        self._cycle = asyncio.current_task()
+        try:
+            await self._run_cycle()
+        except asyncio.CancelledError:
+            if not self._closed:
+                raise
+            logger.info("poll cycle interrupted by shutdown")
+        finally:
+            self._cycle = None
+
+    async def _run_cycle(self) -> None:
+        async with self._lock:
+            if time.monotonic() < self.state.paused_until:
+                logger.info(
+                    "polling paused for %.0f s more (rate limited)",
+                    self.state.paused_until - time.monotonic(),
+                )
+                return
+            errors = _CycleErrors()
+            await self._register_pending(errors)
+            if not any(isinstance(e, CarrierAuthError | CarrierQuotaError) for e in errors.errors):
+                await self._poll_all(errors)
+            await self._finish(errors)
+
+    async def _register_pending(self, errors: _CycleErrors) -> None:
+        pending = await self._storage.shipments_to_register()
+        keys = [(s.courier, s.code) for s in pending]
+        for start in range(0, len(keys), MAX_NUMBERS_PER_REQUEST):
+            chunk = keys[start : start + MAX_NUMBERS_PER_REQUEST]
+            try:
+                refused = await register(self._storage, self._carrier, chunk)
+            except CarrierError as exc:
+                self._note_error(errors, exc)
+                return
+            if refused:
+                await self._storage.mark_refused(refused)
+                logger.warning("TrackingMore refused %d numbers: %s", len(refused), sorted(refused))
+
+    async def _poll_all(self, errors: _CycleErrors) -> None:
+        batches = _batches(await self._storage.shipments_to_poll())
+        self.state.batches = len(batches)
+        semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        stop = asyncio.Event()
+
+        async def poll(courier: str, shipments: Sequence[Shipment]) -> None:
+            async with semaphore:
+                if stop.is_set():
+                    return
+                try:
+                    await self._poll_batch(courier, shipments)
+                except CarrierError as exc:
+                    self._note_error(errors, exc)
+                    if isinstance(exc, CarrierRateLimited | CarrierAuthError | CarrierQuotaError):
+                        stop.set()  # no request storm: the rest waits for the next cycle
+
+        await asyncio.gather(*(poll(courier, chunk) for courier, chunk in batches))
+
+    async def _poll_batch(self, courier: str, shipments: Sequence[Shipment]) -> None:
+        codes = [s.code for s in shipments]
+        snapshots = await self._carrier.get(courier, codes)
+        returned = {s.code for s in snapshots}
+        missing = [(courier, code) for code in codes if code not in returned]
+        if missing:
+            # TrackingMore forgot them (deleted or expired on its side): register again.
+            logger.info("%d numbers unknown to TrackingMore; registering again", len(missing))
+            await self._storage.mark_unregistered(missing)
+        changes = await self._storage.ingest(snapshots)
+        if changes:
+            self.state.changes_found += len(changes)
+            self._on_changes(changes)
+
+    def _note_error(self, errors: _CycleErrors, exc: CarrierError) -> None:
+        errors.errors.append(exc)
+        if isinstance(exc, CarrierRateLimited):
+            self.state.paused_until = max(
+                self.state.paused_until, time.monotonic() + exc.retry_after
+            )
+            logger.warning("TrackingMore rate limit: pausing polling for %.0f s", exc.retry_after)
+        else:
+            logger.warning("poll cycle: %s: %s", type(exc).__name__, exc)
+
+    async def _finish(self, errors: _CycleErrors) -> None:
+        state = self.state
+        state.cycles += 1
+        previous, state.health = state.health, errors.worst
+        if errors.errors:
+            state.consecutive_failures += 1
+            state.last_error = f"{type(errors.errors[0]).__name__}: {errors.errors[0]}"
+        else:
+            state.consecutive_failures = 0
+            state.last_success_monotonic = time.monotonic()
+            state.last_success_wallclock = time.time()
+        for listener in self._health_listeners:
+            try:
+                await listener(previous, state.health, state)
+            except Exception:
+                logger.exception("health listener failed")
+
+
+def _batches(shipments: Sequence[Shipment]) -> list[tuple[str, list[Shipment]]]:
+    by_courier: dict[str, list[Shipment]] = defaultdict(list)
+    for shipment in shipments:
+        by_courier[shipment.courier].append(shipment)
+    return [
+        (courier, group[start : start + MAX_NUMBERS_PER_REQUEST])
+        for courier, group in by_courier.items()
+        for start in range(0, len(group), MAX_NUMBERS_PER_REQUEST)
+    ]

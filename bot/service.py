@@ -1,0 +1,154 @@
+"""Following shipments: the one place where storage and the carrier meet for a chat's request.
+
+Handlers call this (never the carrier directly). Registration at TrackingMore happens once
+per distinct shipment, is bounded in time, and when the carrier cannot be reached the
+shipment is kept and registered by the poller later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.carrier import (
+    MAX_NUMBERS_PER_REQUEST,
+    CarrierError,
+    CarrierInvalidInput,
+    TrackingMoreClient,
+)
+from bot.codes import Entry
+from bot.storage import Shipment, Storage
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    ADDED = "added"
+    ALREADY = "already"
+    REFUSED_BY_CARRIER = "refused_by_carrier"
+    OVER_LIMIT = "over_limit"
+
+
+@dataclass(frozen=True)
+class FollowResult:
+    entry: Entry
+    outcome: Outcome
+    shipment: Shipment | None = None
+    pending_registration: bool = False  # the carrier could not be reached; retried later
+
+
+@dataclass(frozen=True)
+class Requester:
+    chat_id: int
+    user_id: int | None
+    user_name: str | None
+
+
+class Tracker:
+    def __init__(
+        self,
+        storage: Storage,
+        carrier: TrackingMoreClient,
+        *,
+        max_shipments_per_chat: int,
+        registration_timeout: float,
+    ) -> None:
+        self._storage = storage
+        self._carrier = carrier
+        self._max_per_chat = max_shipments_per_chat
+        self._timeout = registration_timeout
+        # One registration at a time: two chats adding the same new code register it once.
+        self._registration_lock = asyncio.Lock()
+
+    async def follow(self, who: Requester, entries: Sequence[Entry]) -> list[FollowResult]:
+        room = self._max_per_chat - await self._storage.count_followed(who.chat_id)
+        results: list[FollowResult] = []
+        to_register: dict[tuple[str, str], Shipment] = {}
+        for entry in entries:
+            existing = await self._storage.get_followed(who.chat_id, entry.code)
+            if existing is None and room <= 0:
+                results.append(FollowResult(entry, Outcome.OVER_LIMIT))
+                continue
+            shipment, is_new = await self._storage.follow(
+                who.chat_id, entry.courier, entry.code, entry.label, who.user_id, who.user_name
+            )
+            room -= int(is_new)
+            results.append(FollowResult(entry, Outcome.ADDED if is_new else Outcome.ALREADY))
+            if not shipment.registered:
+                to_register[(shipment.courier, shipment.code)] = shipment
+        refused, unreachable = await self._register(list(to_register.values()))
+        return [await self._settle(who.chat_id, result, refused, unreachable) for result in results]
+
+    async def _settle(
+        self,
+        chat_id: int,
+        result: FollowResult,
+        refused: set[tuple[str, str]],
+        unreachable: set[tuple[str, str]],
+    ) -> FollowResult:
+        if result.outcome == Outcome.OVER_LIMIT:
+            return result
+        key = (result.entry.courier, result.entry.code)
+        if key in refused:
+            shipment = await self._storage.unfollow(chat_id, result.entry.code)
+            if shipment is not None:
+                await self._storage.forget_shipment(shipment.id)
+            return FollowResult(result.entry, Outcome.REFUSED_BY_CARRIER)
+        shipment = await self._storage.get_shipment(*key)
+        return FollowResult(result.entry, result.outcome, shipment, key in unreachable)
+
+    async def _register(
+        self, shipments: Sequence[Shipment]
+    ) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        """Register new shipments; returns the keys refused and the keys left for later."""
+        refused: set[tuple[str, str]] = set()
+        unreachable: set[tuple[str, str]] = set()
+        if not shipments:
+            return refused, unreachable
+        async with self._registration_lock:
+            keys = [(s.courier, s.code) for s in shipments]
+            for start in range(0, len(keys), MAX_NUMBERS_PER_REQUEST):
+                chunk = keys[start : start + MAX_NUMBERS_PER_REQUEST]
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        chunk_refused = await register(self._storage, self._carrier, chunk)
+                    refused.update(chunk_refused)
+                except (CarrierError, TimeoutError) as exc:
+                    logger.warning("registration postponed for %d numbers: %s", len(chunk), exc)
+                    unreachable.update(chunk)
+        return refused, unreachable
+
+
+async def register(
+    storage: Storage, carrier: TrackingMoreClient, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Register (courier, code) pairs not yet known to the carrier, storing what it answers.
+
+    One number uses `create` (which answers with the current state); several use one
+    batch call. Returns the pairs the carrier refused as invalid. Numbers whose status came
+    back are stored as the baseline: the chat is told that status in its confirmation, so
+    no notification is queued for it.
+    """
+    still_unregistered = [
+        key for key in keys if not ((s := await storage.get_shipment(*key)) and s.registered)
+    ]
+    if not still_unregistered:
+        return set()
+    if len(still_unregistered) == 1:
+        courier, code = still_unregistered[0]
+        try:
+            snapshot = await carrier.create(courier, code)
+        except CarrierInvalidInput:
+            return {(courier, code)}
+        await storage.ingest([snapshot.keyed(courier, code)], notify=False)
+        return set()
+    result = await carrier.batch_create(still_unregistered)
+    known = [s for s in result.registered if s.status]
+    await storage.ingest(known, notify=False)
+    await storage.mark_registered(
+        [(s.courier, s.code) for s in result.registered if not s.status] + result.already_registered
+    )
+    return {(courier, code) for courier, code, _ in result.refused}

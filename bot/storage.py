@@ -1,0 +1,662 @@
+"""SQLite storage (aiosqlite): chats, shipments shared by many chats, events, outbox.
+
+Knows nothing of Telegram or TrackingMore. One connection, one writer at a time: every
+public method runs under a lock, and methods that write do so in one transaction. The
+schema is versioned with `PRAGMA user_version` and migrated forward on open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.tracking import TERMINAL_STATUSES, Change, Checkpoint, Snapshot, diff, iso_utc
+
+logger = logging.getLogger(__name__)
+
+MAX_EVENTS_IN_NOTIFICATION = 3
+
+MIGRATIONS: tuple[str, ...] = (
+    # v1: the first schema.
+    """
+    CREATE TABLE chats (
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        title TEXT,
+        language TEXT,
+        user_language TEXT,
+        blocked_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE shipments (
+        id INTEGER PRIMARY KEY,
+        courier TEXT NOT NULL,
+        code TEXT NOT NULL,
+        carrier_id TEXT,
+        registered INTEGER NOT NULL DEFAULT 0,
+        status TEXT,
+        substatus TEXT,
+        latest_event_at TEXT,
+        last_change_at TEXT,
+        last_polled_at TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (courier, code)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        shipment_id INTEGER NOT NULL REFERENCES shipments(id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,
+        occurred_at TEXT,
+        raw_time TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT '',
+        substatus TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL,
+        location TEXT NOT NULL DEFAULT '',
+        seen_at TEXT NOT NULL,
+        UNIQUE (shipment_id, fingerprint)
+    );
+    CREATE TABLE subscriptions (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        shipment_id INTEGER NOT NULL REFERENCES shipments(id) ON DELETE CASCADE,
+        label TEXT,
+        added_by INTEGER,
+        added_by_name TEXT,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (chat_id, shipment_id)
+    );
+    CREATE INDEX subscriptions_by_shipment ON subscriptions(shipment_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        shipment_id INTEGER NOT NULL REFERENCES shipments(id) ON DELETE CASCADE,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        sent_at TEXT,
+        failed_at TEXT,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox(next_attempt_at)
+        WHERE sent_at IS NULL AND failed_at IS NULL;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Chat:
+    id: int
+    type: str
+    title: str | None
+    language: str | None
+    user_language: str | None
+    blocked_at: str | None
+
+
+@dataclass(frozen=True)
+class Shipment:
+    id: int
+    courier: str
+    code: str
+    carrier_id: str | None
+    registered: bool
+    status: str | None
+    substatus: str | None
+    latest_event_at: str | None
+    last_change_at: str | None
+    refused: bool = False  # TrackingMore refused the number as invalid
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A shipment as one chat follows it."""
+
+    shipment: Shipment
+    label: str | None
+    added_by: int | None
+    added_by_name: str | None
+    added_at: str
+
+
+@dataclass(frozen=True)
+class Event:
+    occurred_at: str | None
+    raw_time: str
+    status: str
+    substatus: str
+    description: str
+    location: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int
+    chat_id: int
+    chat_type: str
+    chat_language: str | None
+    chat_user_language: str | None
+    shipment_id: int
+    courier: str
+    code: str
+    label: str | None
+    following: bool
+    payload: dict[str, Any]
+    attempts: int
+    created_at: str
+
+
+_SHIPMENT_COLUMNS = (
+    "sh.id, sh.courier, sh.code, sh.carrier_id, sh.registered, sh.status, sh.substatus, "
+    "sh.latest_event_at, sh.last_change_at"
+)
+
+
+def _shipment(row: Sequence[Any]) -> Shipment:
+    return Shipment(
+        id=row[0],
+        courier=row[1],
+        code=row[2],
+        carrier_id=row[3],
+        registered=row[4] == 1,
+        status=row[5],
+        substatus=row[6],
+        latest_event_at=row[7],
+        last_change_at=row[8],
+        refused=row[4] == -1,
+    )
+
+
+class Storage:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Storage:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA busy_timeout=5000",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA synchronous=NORMAL",
+        ):
+            await db.execute(pragma)
+        storage = cls(db)
+        await storage._migrate()
+        return storage
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._db.close()
+
+    async def schema_version(self) -> int:
+        async with self._lock:
+            return await self._user_version()
+
+    async def _user_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        async with self._lock:
+            current = await self._user_version()
+            if current > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"database schema v{current} is newer than this postino (v{SCHEMA_VERSION})"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                # executescript commits first; the BEGIN inside makes each step atomic.
+                await self._db.executescript(
+                    f"BEGIN;\n{MIGRATIONS[version - 1]}\nPRAGMA user_version={version};\nCOMMIT;"
+                )
+                logger.info("database migrated to schema v%d", version)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.rollback()
+                raise
+            await self._db.commit()
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._lock, self._db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self._lock, self._db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    # --- chats -------------------------------------------------------------------------
+
+    async def touch_chat(
+        self, chat_id: int, chat_type: str, title: str | None, user_language: str | None
+    ) -> Chat:
+        """Create or refresh a chat seen in an update; a chat that writes is not blocked."""
+        now = iso_utc()
+        async with self._transaction() as db:
+            await db.execute(
+                """
+                INSERT INTO chats (id, type, title, user_language, created_at)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    type = excluded.type,
+                    title = COALESCE(excluded.title, chats.title),
+                    user_language = COALESCE(excluded.user_language, chats.user_language),
+                    blocked_at = NULL
+                """,
+                (chat_id, chat_type, title, user_language, now),
+            )
+            async with db.execute(
+                "SELECT id, type, title, language, user_language, blocked_at FROM chats WHERE id=?",
+                (chat_id,),
+            ) as cursor:
+                row = await cursor.fetchone()
+        assert row is not None
+        return Chat(*row)
+
+    async def get_chat(self, chat_id: int) -> Chat | None:
+        row = await self._fetchone(
+            "SELECT id, type, title, language, user_language, blocked_at FROM chats WHERE id=?",
+            (chat_id,),
+        )
+        return Chat(*row) if row else None
+
+    async def set_chat_language(self, chat_id: int, language: str) -> None:
+        async with self._transaction() as db:
+            await db.execute("UPDATE chats SET language=? WHERE id=?", (language, chat_id))
+
+    async def block_chat(self, chat_id: int, reason: str) -> int:
+        """Pause a chat that blocked or removed the bot; drop what was queued for it."""
+        now = iso_utc()
+        async with self._transaction() as db:
+            await db.execute("UPDATE chats SET blocked_at=? WHERE id=?", (now, chat_id))
+            cursor = await db.execute(
+                "UPDATE outbox SET failed_at=?, last_error=? "
+                "WHERE chat_id=? AND sent_at IS NULL AND failed_at IS NULL",
+                (now, reason, chat_id),
+            )
+            return cursor.rowcount
+
+    async def migrate_chat(self, old_id: int, new_id: int) -> None:
+        """A group became a supergroup: everything of the old id moves to the new one."""
+        async with self._transaction() as db:
+            async with db.execute("SELECT 1 FROM chats WHERE id=?", (new_id,)) as cursor:
+                exists = await cursor.fetchone() is not None
+            if not exists:
+                await db.execute(
+                    "UPDATE chats SET id=?, type='supergroup' WHERE id=?", (new_id, old_id)
+                )
+                return
+            await db.execute(
+                "UPDATE OR IGNORE subscriptions SET chat_id=? WHERE chat_id=?", (new_id, old_id)
+            )
+            await db.execute("UPDATE outbox SET chat_id=? WHERE chat_id=?", (new_id, old_id))
+            await db.execute(
+                "UPDATE chats SET language = "
+                "COALESCE(language, (SELECT language FROM chats WHERE id=?)) WHERE id=?",
+                (old_id, new_id),
+            )
+            await db.execute("DELETE FROM chats WHERE id=?", (old_id,))
+
+    # --- shipments and subscriptions ----------------------------------------------------
+
+    async def get_shipment(self, courier: str, code: str) -> Shipment | None:
+        row = await self._fetchone(
+            f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh WHERE courier=? AND code=?",
+            (courier, code),
+        )
+        return _shipment(row) if row else None
+
+    async def follow(
+        self,
+        chat_id: int,
+        courier: str,
+        code: str,
+        label: str | None,
+        added_by: int | None,
+        added_by_name: str | None,
+    ) -> tuple[Shipment, bool]:
+        """Subscribe a chat (creating the shared shipment row if new).
+
+        Returns the shipment and whether the chat was not following it already. A label
+        given for an already followed shipment replaces the old one.
+        """
+        now = iso_utc()
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO shipments (courier, code, created_at) VALUES (?, ?, ?)",
+                (courier, code, now),
+            )
+            async with db.execute(
+                f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh WHERE courier=? AND code=?",
+                (courier, code),
+            ) as cursor:
+                row = await cursor.fetchone()
+            assert row is not None
+            shipment = _shipment(row)
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO subscriptions "
+                "(chat_id, shipment_id, label, added_by, added_by_name, added_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (chat_id, shipment.id, label, added_by, added_by_name, now),
+            )
+            is_new = cursor.rowcount == 1
+            if not is_new and label:
+                await db.execute(
+                    "UPDATE subscriptions SET label=? WHERE chat_id=? AND shipment_id=?",
+                    (label, chat_id, shipment.id),
+                )
+        return shipment, is_new
+
+    async def count_followed(self, chat_id: int) -> int:
+        row = await self._fetchone("SELECT COUNT(*) FROM subscriptions WHERE chat_id=?", (chat_id,))
+        return int(row[0])
+
+    async def unfollow(self, chat_id: int, code: str) -> Shipment | None:
+        """Stop following; returns the shipment that was followed, or None."""
+        async with self._transaction() as db:
+            async with db.execute(
+                f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh "
+                "JOIN subscriptions s ON s.shipment_id = sh.id "
+                "WHERE s.chat_id=? AND sh.code=? ORDER BY s.added_at LIMIT 1",
+                (chat_id, code),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return None
+            shipment = _shipment(row)
+            await db.execute(
+                "DELETE FROM subscriptions WHERE chat_id=? AND shipment_id=?",
+                (chat_id, shipment.id),
+            )
+            await db.execute(
+                "DELETE FROM outbox WHERE chat_id=? AND shipment_id=? AND sent_at IS NULL",
+                (chat_id, shipment.id),
+            )
+        return shipment
+
+    async def list_followed(self, chat_id: int) -> list[Followed]:
+        rows = await self._fetchall(
+            f"SELECT {_SHIPMENT_COLUMNS}, s.label, s.added_by, s.added_by_name, s.added_at "
+            "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
+            "WHERE s.chat_id=? ORDER BY s.added_at, sh.code",
+            (chat_id,),
+        )
+        return [Followed(_shipment(r[:9]), r[9], r[10], r[11], r[12]) for r in rows]
+
+    async def get_followed(self, chat_id: int, code: str) -> Followed | None:
+        row = await self._fetchone(
+            f"SELECT {_SHIPMENT_COLUMNS}, s.label, s.added_by, s.added_by_name, s.added_at "
+            "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
+            "WHERE s.chat_id=? AND sh.code=? ORDER BY s.added_at LIMIT 1",
+            (chat_id, code),
+        )
+        return Followed(_shipment(row[:9]), row[9], row[10], row[11], row[12]) if row else None
+
+    async def events(self, shipment_id: int, limit: int = 50) -> list[Event]:
+        rows = await self._fetchall(
+            "SELECT occurred_at, raw_time, status, substatus, description, location FROM events "
+            "WHERE shipment_id=? ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT ?",
+            (shipment_id, limit),
+        )
+        return [Event(*r) for r in rows]
+
+    async def shipments_to_register(self, limit: int = 1000) -> list[Shipment]:
+        rows = await self._fetchall(
+            f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh WHERE sh.registered = 0 "
+            "AND EXISTS (SELECT 1 FROM subscriptions s JOIN chats c ON c.id = s.chat_id "
+            "            WHERE s.shipment_id = sh.id AND c.blocked_at IS NULL) "
+            "ORDER BY sh.id LIMIT ?",
+            (limit,),
+        )
+        return [_shipment(r) for r in rows]
+
+    async def shipments_to_poll(self) -> list[Shipment]:
+        """Registered, not terminal, followed by at least one chat that is not paused."""
+        placeholders = ",".join("?" * len(TERMINAL_STATUSES))
+        rows = await self._fetchall(
+            f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh WHERE sh.registered = 1 "
+            f"AND COALESCE(sh.status, '') NOT IN ({placeholders}) "
+            "AND EXISTS (SELECT 1 FROM subscriptions s JOIN chats c ON c.id = s.chat_id "
+            "            WHERE s.shipment_id = sh.id AND c.blocked_at IS NULL) "
+            "ORDER BY sh.courier, sh.id",
+            tuple(sorted(TERMINAL_STATUSES)),
+        )
+        return [_shipment(r) for r in rows]
+
+    async def mark_registered(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Numbers TrackingMore accepted without telling their state yet."""
+        async with self._transaction() as db:
+            await db.executemany(
+                "UPDATE shipments SET registered=1 WHERE courier=? AND code=?", list(keys)
+            )
+
+    async def mark_refused(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Numbers TrackingMore refuses as invalid: never asked about again."""
+        async with self._transaction() as db:
+            await db.executemany(
+                "UPDATE shipments SET registered=-1 WHERE courier=? AND code=?", list(keys)
+            )
+
+    async def mark_unregistered(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Numbers TrackingMore no longer knows: register them again next cycle."""
+        async with self._transaction() as db:
+            await db.executemany(
+                "UPDATE shipments SET registered=0 WHERE courier=? AND code=?", list(keys)
+            )
+
+    async def forget_shipment(self, shipment_id: int) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "DELETE FROM shipments WHERE id=? AND NOT EXISTS "
+                "(SELECT 1 FROM subscriptions WHERE shipment_id=?)",
+                (shipment_id, shipment_id),
+            )
+
+    async def ingest(self, snapshots: Sequence[Snapshot], *, notify: bool = True) -> list[Change]:
+        """Store what is new in these snapshots, and queue one notification per chat and change.
+
+        Events, the new status and the outbox rows are written in one transaction, so a
+        crash either keeps all of a change or none of it; the diff runs under the same
+        lock, so two paths seeing the same change (poll and push) store it once.
+        """
+        if not snapshots:
+            return []
+        now = iso_utc()
+        changes: list[Change] = []
+        async with self._transaction() as db:
+            stored = await self._load_for_diff(db, snapshots)
+            for snapshot in snapshots:
+                entry = stored.get((snapshot.courier, snapshot.code))
+                if entry is None:
+                    continue
+                shipment_id, old_status, fingerprints = entry
+                change = diff(shipment_id, old_status, fingerprints, snapshot)
+                await db.execute(
+                    "UPDATE shipments SET registered=1, last_polled_at=?, "
+                    "carrier_id=COALESCE(NULLIF(?, ''), carrier_id) WHERE id=?",
+                    (now, snapshot.carrier_id, shipment_id),
+                )
+                if change is None:
+                    continue
+                await self._store_change(db, change, now, notify=notify)
+                changes.append(change)
+        return changes
+
+    async def _load_for_diff(
+        self, db: aiosqlite.Connection, snapshots: Sequence[Snapshot]
+    ) -> dict[tuple[str, str], tuple[int, str | None, set[str]]]:
+        keys = list({(s.courier, s.code) for s in snapshots})
+        values = ",".join("(?, ?)" for _ in keys)
+        params = [part for key in keys for part in key]
+        async with db.execute(
+            f"SELECT id, courier, code, status FROM shipments WHERE (courier, code) IN "
+            f"(VALUES {values})",
+            params,
+        ) as cursor:
+            rows = await cursor.fetchall()
+        by_id = {row[0]: (row[1], row[2], row[3]) for row in rows}
+        fingerprints: dict[int, set[str]] = {shipment_id: set() for shipment_id in by_id}
+        if by_id:
+            marks = ",".join("?" * len(by_id))
+            async with db.execute(
+                f"SELECT shipment_id, fingerprint FROM events WHERE shipment_id IN ({marks})",
+                list(by_id),
+            ) as cursor:
+                async for shipment_id, fingerprint in cursor:
+                    fingerprints[shipment_id].add(fingerprint)
+        return {
+            (courier, code): (shipment_id, status, fingerprints[shipment_id])
+            for shipment_id, (courier, code, status) in by_id.items()
+        }
+
+    async def _store_change(
+        self, db: aiosqlite.Connection, change: Change, now: str, *, notify: bool
+    ) -> None:
+        await db.executemany(
+            "INSERT OR IGNORE INTO events (shipment_id, fingerprint, occurred_at, raw_time, "
+            "status, substatus, description, location, seen_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            [_event_row(change.shipment_id, c, now) for c in change.new_checkpoints],
+        )
+        latest = next((c for c in change.new_checkpoints if c.occurred_at), None)
+        await db.execute(
+            "UPDATE shipments SET status=?, substatus=?, last_change_at=?, "
+            "latest_event_at=CASE WHEN ? IS NOT NULL AND (latest_event_at IS NULL "
+            "    OR ? > latest_event_at) THEN ? ELSE latest_event_at END WHERE id=?",
+            (
+                change.new_status,
+                change.substatus,
+                now,
+                *([_iso_local(latest.occurred_at)] * 3 if latest else [None] * 3),
+                change.shipment_id,
+            ),
+        )
+        if notify:
+            await db.execute(
+                "INSERT INTO outbox (chat_id, shipment_id, payload, created_at, next_attempt_at) "
+                "SELECT s.chat_id, s.shipment_id, ?, ?, ? FROM subscriptions s "
+                "JOIN chats c ON c.id = s.chat_id "
+                "WHERE s.shipment_id=? AND c.blocked_at IS NULL",
+                (json.dumps(_payload(change), ensure_ascii=False), now, now, change.shipment_id),
+            )
+
+    # --- outbox -------------------------------------------------------------------------
+
+    async def due_notifications(self, limit: int = 200) -> list[Notification]:
+        rows = await self._fetchall(
+            "SELECT o.id, o.chat_id, c.type, c.language, c.user_language, o.shipment_id, "
+            "sh.courier, sh.code, s.label, s.chat_id IS NOT NULL, o.payload, o.attempts, "
+            "o.created_at "
+            "FROM outbox o JOIN chats c ON c.id = o.chat_id "
+            "JOIN shipments sh ON sh.id = o.shipment_id "
+            "LEFT JOIN subscriptions s ON s.chat_id = o.chat_id AND s.shipment_id = o.shipment_id "
+            "WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= ? "
+            "AND c.blocked_at IS NULL ORDER BY o.id LIMIT ?",
+            (iso_utc(), limit),
+        )
+        return [
+            Notification(
+                id=r[0],
+                chat_id=r[1],
+                chat_type=r[2],
+                chat_language=r[3],
+                chat_user_language=r[4],
+                shipment_id=r[5],
+                courier=r[6],
+                code=r[7],
+                label=r[8],
+                following=bool(r[9]),
+                payload=json.loads(r[10]),
+                attempts=r[11],
+                created_at=r[12],
+            )
+            for r in rows
+        ]
+
+    async def next_notification_due(self) -> str | None:
+        row = await self._fetchone(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+        )
+        return row[0] if row else None
+
+    async def mark_sent(self, notification_id: int) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET sent_at=?, attempts=attempts+1 WHERE id=?",
+                (iso_utc(), notification_id),
+            )
+
+    async def mark_retry(self, notification_id: int, next_attempt: datetime, error: str) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET attempts=attempts+1, next_attempt_at=?, last_error=? WHERE id=?",
+                (iso_utc(next_attempt), error[:500], notification_id),
+            )
+
+    async def mark_failed(self, notification_id: int, error: str) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET attempts=attempts+1, failed_at=?, last_error=? WHERE id=?",
+                (iso_utc(), error[:500], notification_id),
+            )
+
+    async def outbox_backlog(self) -> int:
+        row = await self._fetchone(
+            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+        )
+        return int(row[0])
+
+
+def _iso_local(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _event_row(shipment_id: int, checkpoint: Checkpoint, now: str) -> tuple[Any, ...]:
+    return (
+        shipment_id,
+        checkpoint.fingerprint,
+        _iso_local(checkpoint.occurred_at),
+        checkpoint.raw_time,
+        checkpoint.status,
+        checkpoint.substatus,
+        checkpoint.description,
+        checkpoint.location,
+        now,
+    )
+
+
+def _payload(change: Change) -> dict[str, Any]:
+    """What a notification needs, rendered later in the language of each chat."""
+    return {
+        "old_status": change.old_status,
+        "status": change.new_status,
+        "substatus": change.substatus,
+        "events": [
+            {
+                "description": c.description,
+                "location": c.location,
+                "occurred_at": _iso_local(c.occurred_at),
+                "raw_time": c.raw_time,
+                "status": c.status,
+            }
+            for c in change.new_checkpoints[:MAX_EVENTS_IN_NOTIFICATION]
+        ],
+        "more_events": max(0, len(change.new_checkpoints) - MAX_EVENTS_IN_NOTIFICATION),
+    }

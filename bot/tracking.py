@@ -1,0 +1,202 @@
+"""Shipment domain types shared by the carrier client, storage, poller and rendering.
+
+Nothing here does I/O. Times of checkpoints are kept as naive local times of Italy
+(Europe/Rome): TrackingMore sends them without an offset, in the courier's local time,
+which for Italian couriers already is Italian time; a value that does carry an offset is
+converted to Europe/Rome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+logger = logging.getLogger(__name__)
+
+ROME = ZoneInfo("Europe/Rome")
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    NOTFOUND = "notfound"
+    INFORECEIVED = "inforeceived"
+    TRANSIT = "transit"
+    PICKUP = "pickup"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    EXCEPTION = "exception"
+    EXPIRED = "expired"
+
+
+KNOWN_STATUSES = frozenset(s.value for s in Status)
+TERMINAL_STATUSES = frozenset({Status.DELIVERED.value, Status.EXPIRED.value})
+ATTENTION_STATUSES = frozenset({Status.EXCEPTION.value, Status.UNDELIVERED.value})
+_logged_unknown: set[str] = set()
+
+
+def note_status(status: str) -> str:
+    """Return the status unchanged; log an unknown value the first time it is seen."""
+    if status and status not in KNOWN_STATUSES and status not in _logged_unknown:
+        _logged_unknown.add(status)
+        logger.warning("unknown delivery_status %r from the carrier; shown as is", status)
+    return status
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    description: str
+    location: str = ""
+    occurred_at: datetime | None = None  # naive, Europe/Rome
+    raw_time: str = ""
+    status: str = ""
+    substatus: str = ""
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Identity of a checkpoint across polls: what happened, where and when."""
+        # The parsed time, not the raw text: carriers reformat dates between answers.
+        when = (
+            self.occurred_at.isoformat(timespec="minutes")
+            if self.occurred_at
+            else normalize_space(self.raw_time)
+        )
+        what = normalize_space(self.description).casefold()
+        where = normalize_space(self.location).casefold()
+        key = "\x1f".join((when, what, where))
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    @property
+    def sort_key(self) -> tuple[int, datetime]:
+        return (self.occurred_at is not None, self.occurred_at or datetime.min)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the carrier says about one shipment at one moment."""
+
+    courier: str
+    code: str
+    status: str
+    substatus: str = ""
+    carrier_id: str = ""
+    checkpoints: tuple[Checkpoint, ...] = field(default_factory=tuple)  # newest first
+
+    def keyed(self, courier: str, code: str) -> Snapshot:
+        """The same snapshot under our own (courier, code) spelling."""
+        return replace(self, courier=courier, code=code)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What is new in a snapshot compared with what is stored."""
+
+    shipment_id: int
+    old_status: str | None
+    new_status: str
+    substatus: str
+    new_checkpoints: tuple[Checkpoint, ...]  # newest first
+
+    @property
+    def status_changed(self) -> bool:
+        return self.old_status != self.new_status
+
+    @property
+    def worth_telling(self) -> bool:
+        return self.status_changed or bool(self.new_checkpoints)
+
+
+def diff(
+    shipment_id: int, old_status: str | None, known_fingerprints: set[str], snapshot: Snapshot
+) -> Change | None:
+    new = tuple(c for c in snapshot.checkpoints if c.fingerprint not in known_fingerprints)
+    change = Change(shipment_id, old_status, snapshot.status, snapshot.substatus, new)
+    return change if change.worth_telling else None
+
+
+def merge_checkpoints(groups: Iterable[Iterable[Checkpoint]]) -> tuple[Checkpoint, ...]:
+    """Merge origin and destination lists, drop duplicates, newest first (stable)."""
+    seen: set[str] = set()
+    merged: list[Checkpoint] = []
+    for group in groups:
+        for checkpoint in group:
+            if checkpoint.fingerprint not in seen:
+                seen.add(checkpoint.fingerprint)
+                merged.append(checkpoint)
+    # Python's sort is stable: checkpoints without a time keep their given order at the end.
+    merged.sort(key=lambda c: c.sort_key, reverse=True)
+    return tuple(merged)
+
+
+_SPACE_RE = re.compile(r"\s+")
+
+
+def normalize_space(text: str) -> str:
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+_NAIVE_FORMATS: Sequence[str] = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d.%m.%Y %H:%M",
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%Y/%m/%d",
+)
+
+
+def parse_carrier_time(raw: object) -> datetime | None:
+    """Parse a checkpoint time leniently into a naive Europe/Rome datetime, or None."""
+    if not isinstance(raw, str):
+        return None
+    text = normalize_space(raw.replace("T", " ", 1))
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = _parse_with_formats(text)
+        if parsed is None:
+            return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(ROME).replace(tzinfo=None)
+    return parsed
+
+
+def _parse_with_formats(text: str) -> datetime | None:
+    for fmt in _NAIVE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso_utc(moment: datetime | None = None) -> str:
+    """A sortable UTC timestamp for the database."""
+    return (moment or utcnow()).astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def parse_iso_utc(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
