@@ -17,6 +17,8 @@ from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
+from bot.access import AccessPolicy
+from bot.alerts import AdminAlerts
 from bot.carrier import TrackingMoreClient
 from bot.config import Settings
 from bot.context import SERVICES_KEY, Context, Services
@@ -25,6 +27,7 @@ from bot.notifier import Notifier
 from bot.poller import Poller
 from bot.service import Tracker
 from bot.storage import SCHEMA_VERSION, Storage
+from bot.tracking import today
 
 logger = logging.getLogger(__name__)
 
@@ -81,18 +84,36 @@ async def open_services(application: PTBApplication, settings: Settings) -> Serv
         max_shipments_per_chat=settings.max_shipments_per_chat,
         registration_timeout=settings.carrier_timeout_seconds * 2,
     )
-    services = Services(settings, storage, carrier, tracker, poller, notifier)
+    alerts = AdminAlerts(
+        application.bot,
+        storage,
+        settings.admin_user_ids,
+        default_language=settings.default_language,
+        down_after_cycles=settings.carrier_down_alert_cycles,
+    )
+    poller.add_health_listener(alerts.on_health)
+    services = Services(
+        settings, storage, carrier, tracker, poller, notifier, AccessPolicy(settings), alerts
+    )
     application.bot_data[SERVICES_KEY] = services
     return services
 
 
 async def close_services(services: Services) -> None:
+    await save_api_usage(services)
     await services.carrier.aclose()
     await services.storage.close()
 
 
+async def save_api_usage(services: Services) -> None:
+    counts = services.carrier.stats.take_unsaved()
+    if counts:
+        await services.storage.add_api_usage(today(), counts)
+
+
 async def _poll_job(context: Context) -> None:
     await context.services.poller.run_cycle()
+    await save_api_usage(context.services)
 
 
 def schedule_jobs(application: PTBApplication, services: Services) -> None:

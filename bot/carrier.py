@@ -7,7 +7,6 @@ limits (10 requests/s, 3/s for create), so a large poll cycle never bursts into 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -81,14 +80,27 @@ class BatchCreateResult:
     refused: list[tuple[str, str, CarrierError]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Fetched:
+    snapshots: list[Snapshot]
+    unknown: list[str]  # numbers TrackingMore does not have (any more)
+
+
 @dataclass
 class CallStats:
     """Counts of API calls by (endpoint, result); result is "ok" or the error class name."""
 
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    unsaved: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def record(self, endpoint: str, result: str) -> None:
         self.calls[(endpoint, result)] += 1
+        self.unsaved[(endpoint, result)] += 1
+
+    def take_unsaved(self) -> Counter[tuple[str, str]]:
+        """The counts recorded since the last call, for persisting."""
+        taken, self.unsaved = self.unsaved, Counter()
+        return taken
 
     def total(self, *, errors_only: bool = False) -> int:
         return sum(n for (_, result), n in self.calls.items() if not errors_only or result != "ok")
@@ -128,9 +140,9 @@ class TrackingMoreClient:
             )
         except CarrierAlreadyExists:
             found = await self.get(courier, [code])
-            if not found:
+            if not found.snapshots:
                 raise CarrierNotFound("tracking exists but could not be read", 4101) from None
-            return found[0]
+            return found.snapshots[0]
         snapshot = parse_tracking(data) if isinstance(data, Mapping) else None
         return snapshot or Snapshot(courier=courier, code=code, status="pending")
 
@@ -142,22 +154,27 @@ class TrackingMoreClient:
         data = await self._call("batch", "POST", "trackings/batch", json=body)
         return _parse_batch_result(data, items)
 
-    async def get(self, courier: str, codes: Sequence[str]) -> list[Snapshot]:
-        """Current state of up to 40 numbers of one courier; unknown numbers are left out."""
+    async def get(self, courier: str, codes: Sequence[str]) -> Fetched:
+        """Current state of up to 40 numbers of one courier."""
         if len(codes) > MAX_NUMBERS_PER_REQUEST:
             raise ValueError(f"at most {MAX_NUMBERS_PER_REQUEST} numbers per get")
         params = {"tracking_numbers": ",".join(codes), "courier_code": courier}
         data = await self._call("get", "GET", "trackings/get", params=params)
-        if data is None:
-            return []
         if not isinstance(data, list):
             raise CarrierBadResponse("get answered without a list of trackings")
         requested = {code.upper(): code for code in codes}
-        return [
+        present = {
+            str(item.get("tracking_number") or "").upper()
+            for item in data
+            if isinstance(item, Mapping)
+        }
+        snapshots = [
             snapshot.keyed(courier, requested[snapshot.code.upper()])
             for snapshot in parse_trackings(data)
             if snapshot.code.upper() in requested
         ]
+        unknown = [code for key, code in requested.items() if key not in present]
+        return Fetched(snapshots, unknown)
 
     async def delete(self, carrier_id: str) -> None:
         await self._call("delete", "DELETE", f"trackings/delete/{carrier_id}")
@@ -367,14 +384,3 @@ def _dicts(items: Any) -> list[Mapping[str, Any]]:
 
 def _text(value: Any) -> str:
     return " ".join(str(value).split()) if value is not None else ""
-
-
-async def gather_limited(coros: Iterable[Any], limit: int) -> list[Any]:
-    """Run awaitables with at most `limit` in flight; results (or exceptions) in order."""
-    semaphore = asyncio.Semaphore(limit)
-
-    async def run(coro: Any) -> Any:
-        async with semaphore:
-            return await coro
-
-    return await asyncio.gather(*(run(c) for c in coros), return_exceptions=True)

@@ -7,6 +7,8 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.access import AccessPolicy
+from bot.alerts import AdminAlerts
 from bot.carrier import TrackingMoreClient
 from bot.config import Settings
 from bot.notifier import Notifier
@@ -25,6 +27,8 @@ class Services:
     tracker: Tracker
     poller: Poller
     notifier: Notifier
+    access: AccessPolicy
+    alerts: AdminAlerts
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

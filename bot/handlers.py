@@ -6,6 +6,7 @@ Every answer is in the chat's language and built by `bot.render` from `locales/`
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import (
@@ -15,20 +16,26 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot import render
+from bot.access import access_gate
 from bot.codes import ParsedCodes, normalize, parse_message, parse_track_args
 from bot.context import Context
 from bot.i18n import LANGUAGES, Html, Translator, chat_language, translator
+from bot.poller import CarrierHealth
 from bot.service import Requester
+from bot.tracking import today
 
 logger = logging.getLogger(__name__)
 
@@ -133,13 +140,40 @@ async def remove_command(update: Update, context: Context) -> None:
         await reply(update, t("remove.usage"))
         return
     code = normalize(argument.split()[0])
-    chat = update.effective_chat
+    chat, user = update.effective_chat, update.effective_user
     assert chat is not None
-    removed = await context.services.storage.unfollow(chat.id, code)
-    if removed is None:
+    storage = context.services.storage
+    followed = await storage.get_followed(chat.id, code)
+    if followed is None:
         await reply(update, t("remove.not_followed", code=render.code_html(code)))
         return
+    added_by_someone_else = followed.added_by is not None and (
+        user is None or followed.added_by != user.id
+    )
+    if added_by_someone_else and not await may_manage_chat(update, context):
+        await reply(update, t("remove.admins_only", name=followed.added_by_name or "?"))
+        return
+    await storage.unfollow(chat.id, code)
     await reply(update, t("remove.done", code=render.code_html(code)))
+
+
+async def may_manage_chat(update: Update, context: Context) -> bool:
+    """In a group: its administrators and the bot's admins. In a private chat: its user."""
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return True
+    if message is not None and message.sender_chat is not None:
+        return message.sender_chat.id == chat.id  # an anonymous administrator of this group
+    if user is None:
+        return False
+    if context.services.access.is_admin(user.id):
+        return True
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+    except TelegramError:
+        logger.warning("could not check the role of user %s in chat %s", user.id, chat.id)
+        return False
+    return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 
 
 # --- looking -------------------------------------------------------------------------------
@@ -226,13 +260,76 @@ async def lang_command(update: Update, context: Context) -> None:
     argument = command_argument(context).lower()
     chat = update.effective_chat
     assert chat is not None
+    t = await chat_translator(update, context)
     if argument not in LANGUAGES:
-        t = await chat_translator(update, context)
         await reply(update, t("lang.usage"))
         return
-    await chat_translator(update, context)
+    if not await may_manage_chat(update, context):
+        await reply(update, t("lang.admins_only"))
+        return
     await context.services.storage.set_chat_language(chat.id, argument)
     await reply(update, translator(argument)("lang.done"))
+
+
+# --- membership and other updates ------------------------------------------------------------
+
+
+async def membership_changed(update: Update, context: Context) -> None:
+    """The bot was blocked, removed, or (re)added: pause or resume the chat at once."""
+    change = update.my_chat_member
+    assert change is not None
+    chat = change.chat
+    status = change.new_chat_member.status
+    storage = context.services.storage
+    if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
+        dropped = await storage.block_chat(chat.id, f"bot status: {status}")
+        logger.info("bot %s in chat %s; chat paused (%d queued dropped)", status, chat.id, dropped)
+    else:
+        await storage.touch_chat(chat.id, chat.type, chat.title or chat.full_name, None)
+
+
+async def group_migrated(update: Update, context: Context) -> None:
+    message = update.effective_message
+    assert message is not None and message.migrate_to_chat_id is not None
+    await context.services.storage.migrate_chat(message.chat.id, message.migrate_to_chat_id)
+    logger.info("chat %s became supergroup %s", message.chat.id, message.migrate_to_chat_id)
+
+
+async def not_text(update: Update, context: Context) -> None:
+    """A sticker, photo, voice… in a private chat: say what the bot expects."""
+    t = await chat_translator(update, context)
+    await reply(update, t("track.no_code_found"))
+
+
+# --- administrators ----------------------------------------------------------------------------
+
+
+async def stats_command(update: Update, context: Context) -> None:
+    t = await chat_translator(update, context)
+    user = update.effective_user
+    services = context.services
+    if user is None or not services.access.is_admin(user.id):
+        await reply(update, t("stats.admins_only"))
+        return
+    totals = await services.storage.totals()
+    usage = await services.storage.api_usage(today())
+    usage.update({k: usage.get(k, 0) + n for k, n in services.carrier.stats.unsaved.items()})
+    poll = services.poller.state
+    last_good = (
+        datetime.fromtimestamp(poll.last_success_wallclock, UTC)
+        if poll.last_success_wallclock
+        else None
+    )
+    text = render.stats(
+        t,
+        totals,
+        usage,
+        last_good_poll=last_good,
+        carrier_problem=poll.last_error if poll.health != CarrierHealth.OK else "",
+        sent=services.notifier.sent_count,
+        given_up=services.notifier.failed_count,
+    )
+    await reply(update, text)
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -258,19 +355,28 @@ COMMANDS = ("track", "list", "status", "remove", "lang", "help")
 
 
 def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    application.add_handler(CommandHandler(["start", "help"], start))
-    application.add_handler(CommandHandler("track", track_command))
-    application.add_handler(CommandHandler("list", list_command))
-    application.add_handler(CommandHandler("status", status_command))
-    application.add_handler(CommandHandler("remove", remove_command))
-    application.add_handler(CommandHandler("lang", lang_command))
+    application.add_handler(TypeHandler(Update, access_gate), group=-1)
+    # Edited messages are ignored on purpose: re-running an edited /track would surprise.
+    new = filters.UpdateType.MESSAGE
+    commands = {
+        ("start", "help"): start,
+        ("track",): track_command,
+        ("list",): list_command,
+        ("status",): status_command,
+        ("remove",): remove_command,
+        ("lang",): lang_command,
+        ("stats",): stats_command,
+    }
+    for names, callback in commands.items():
+        application.add_handler(CommandHandler(list(names), callback, filters=new))
     application.add_handler(CallbackQueryHandler(status_button, pattern=rf"^{STATUS_CALLBACK}:"))
     application.add_handler(CallbackQueryHandler(unknown_button))
+    application.add_handler(ChatMemberHandler(membership_changed))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, group_migrated))
+    private = filters.ChatType.PRIVATE & new
+    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, plain_text))
     application.add_handler(
-        MessageHandler(
-            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
-            plain_text,
-        )
+        MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text)
     )
     application.add_error_handler(error_handler)  # type: ignore[arg-type]
 

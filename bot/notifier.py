@@ -47,8 +47,8 @@ def html_to_plain(text: str) -> str:
 
 
 def backoff_seconds(attempts: int) -> float:
-    """5 s, 10 s, 20 s … capped at one hour."""
-    return float(min(3600, 5 * 2 ** max(0, attempts - 1)))
+    """2 s, 4 s, 8 s … capped at one hour."""
+    return float(min(3600, 2 * 2 ** max(0, attempts - 1)))
 
 
 class Notifier:
@@ -189,7 +189,7 @@ class Notifier:
 
     async def _deliver_plain(self, item: Notification, chat_id: int, text: str) -> bool:
         try:
-            await self._bot.send_message(chat_id, html_to_plain(text))
+            await self._bot.send_message(chat_id, html_to_plain(text), parse_mode=None)
         except TelegramError as exc:
             await self._retry_or_give_up(item, exc)
             return True

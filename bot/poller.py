@@ -12,8 +12,9 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from bot.carrier import (
@@ -23,10 +24,11 @@ from bot.carrier import (
     CarrierQuotaError,
     CarrierRateLimited,
     TrackingMoreClient,
+    parse_tracking,
 )
 from bot.service import register
 from bot.storage import Shipment, Storage
-from bot.tracking import Change
+from bot.tracking import Change, Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +136,7 @@ class Poller:
         for start in range(0, len(keys), MAX_NUMBERS_PER_REQUEST):
             chunk = keys[start : start + MAX_NUMBERS_PER_REQUEST]
             try:
-                refused = await register(self._storage, self._carrier, chunk)
+                refused = await register(self._storage, self._carrier, chunk, notify=True)
             except CarrierError as exc:
                 self._note_error(errors, exc)
                 return
@@ -162,18 +164,46 @@ class Poller:
         await asyncio.gather(*(poll(courier, chunk) for courier, chunk in batches))
 
     async def _poll_batch(self, courier: str, shipments: Sequence[Shipment]) -> None:
-        codes = [s.code for s in shipments]
-        snapshots = await self._carrier.get(courier, codes)
-        returned = {s.code for s in snapshots}
-        missing = [(courier, code) for code in codes if code not in returned]
-        if missing:
-            # TrackingMore forgot them (deleted or expired on its side): register again.
-            logger.info("%d numbers unknown to TrackingMore; registering again", len(missing))
-            await self._storage.mark_unregistered(missing)
+        fetched = await self._carrier.get(courier, [s.code for s in shipments])
+        if fetched.unknown:
+            # TrackingMore forgot them (deleted on its side): register again next cycle.
+            logger.info(
+                "%d numbers unknown to TrackingMore; registering again", len(fetched.unknown)
+            )
+            await self._storage.mark_unregistered([(courier, code) for code in fetched.unknown])
+        await self._store(fetched.snapshots)
+
+    async def _store(self, snapshots: Sequence[Snapshot]) -> list[Change]:
+        """Diff and write (one transaction, under the storage lock), then wake the sender.
+
+        Polls and TrackingMore pushes both come through here, so a change that both see
+        is stored, and told, once.
+        """
         changes = await self._storage.ingest(snapshots)
         if changes:
             self.state.changes_found += len(changes)
             self._on_changes(changes)
+        return changes
+
+    async def ingest_pushed(self, trackings: Iterable[object]) -> list[Change]:
+        """TrackingMore pushed these tracking objects: store what is new, as a poll would.
+
+        A push is a hint: shipments nobody follows are ignored, and a push older than what
+        is stored (TrackingMore retries failed pushes for days) is dropped.
+        """
+        snapshots = []
+        for tracking in trackings:
+            snapshot = parse_tracking(tracking)
+            if snapshot is None:
+                continue
+            stored = await self._storage.find_shipment(snapshot.courier, snapshot.code)
+            if stored is None:
+                logger.debug("push about a shipment nobody follows; ignored")
+            elif _older_than_stored(snapshot, stored):
+                logger.info("push older than what is stored for shipment %d; ignored", stored.id)
+            else:
+                snapshots.append(snapshot.keyed(stored.courier, stored.code))
+        return await self._store(snapshots)
 
     def _note_error(self, errors: _CycleErrors, exc: CarrierError) -> None:
         errors.errors.append(exc)
@@ -201,6 +231,14 @@ class Poller:
                 await listener(previous, state.health, state)
             except Exception:
                 logger.exception("health listener failed")
+
+
+def _older_than_stored(snapshot: Snapshot, stored: Shipment) -> bool:
+    """Whether the snapshot's newest checkpoint predates the newest one already stored."""
+    if not stored.latest_event_at:
+        return False
+    newest = max((c.occurred_at for c in snapshot.checkpoints if c.occurred_at), default=None)
+    return newest is None or newest < datetime.fromisoformat(stored.latest_event_at)
 
 
 def _batches(shipments: Sequence[Shipment]) -> list[tuple[str, list[Shipment]]]:

@@ -9,7 +9,7 @@ from typing import Any
 from bot.codes import Refusal, Rejected
 from bot.i18n import Html, Translator, escape
 from bot.service import FollowResult, Outcome
-from bot.storage import Event, Followed, Notification, Shipment
+from bot.storage import Event, Followed, Notification, Shipment, Totals
 from bot.tracking import parse_iso_utc
 
 MAX_MESSAGE_LENGTH = 4096
@@ -207,3 +207,42 @@ def _timeline_line(t: Translator, event: Event) -> str:
 def last_seen(t: Translator, iso: str | None) -> str:
     moment = parse_iso_utc(iso)
     return t.datetime(moment) if moment else ""
+
+
+# --- /stats ---------------------------------------------------------------------------------
+
+
+def stats(
+    t: Translator,
+    totals: Totals,
+    usage: Mapping[tuple[str, str], int],
+    *,
+    last_good_poll: datetime | None,
+    carrier_problem: str,
+    sent: int,
+    given_up: int,
+) -> Html:
+    calls = sum(usage.values())
+    errors = sum(n for (_, result), n in usage.items() if result != "ok")
+    never = str(t("stats.never"))
+    carrier = (
+        t("stats.carrier_problem", error=carrier_problem)
+        if carrier_problem
+        else t("stats.carrier_ok")
+    )
+    return t(
+        "stats.text",
+        followed=totals.shipments_followed,
+        active=totals.shipments_active,
+        subscriptions=totals.subscriptions,
+        chats=totals.chats,
+        paused=totals.chats_paused,
+        calls=calls,
+        errors=errors,
+        last_poll=t.datetime(last_good_poll) if last_good_poll else never,
+        carrier=carrier,
+        backlog=totals.outbox_backlog,
+        oldest=last_seen(t, totals.oldest_pending_at) or "—",
+        sent=sent,
+        given_up=given_up,
+    )

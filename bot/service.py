@@ -114,7 +114,9 @@ class Tracker:
                 chunk = keys[start : start + MAX_NUMBERS_PER_REQUEST]
                 try:
                     async with asyncio.timeout(self._timeout):
-                        chunk_refused = await register(self._storage, self._carrier, chunk)
+                        chunk_refused = await register(
+                            self._storage, self._carrier, chunk, notify=False
+                        )
                     refused.update(chunk_refused)
                 except (CarrierError, TimeoutError) as exc:
                     logger.warning("registration postponed for %d numbers: %s", len(chunk), exc)
@@ -123,14 +125,18 @@ class Tracker:
 
 
 async def register(
-    storage: Storage, carrier: TrackingMoreClient, keys: Sequence[tuple[str, str]]
+    storage: Storage,
+    carrier: TrackingMoreClient,
+    keys: Sequence[tuple[str, str]],
+    *,
+    notify: bool,
 ) -> set[tuple[str, str]]:
     """Register (courier, code) pairs not yet known to the carrier, storing what it answers.
 
     One number uses `create` (which answers with the current state); several use one
-    batch call. Returns the pairs the carrier refused as invalid. Numbers whose status came
-    back are stored as the baseline: the chat is told that status in its confirmation, so
-    no notification is queued for it.
+    batch call. Returns the pairs the carrier refused as invalid. When a chat is waiting for
+    its confirmation, the state that came back is the baseline it will be told there
+    (`notify=False`); a registration done later by the poller notifies like any change.
     """
     still_unregistered = [
         key for key in keys if not ((s := await storage.get_shipment(*key)) and s.registered)
@@ -143,11 +149,11 @@ async def register(
             snapshot = await carrier.create(courier, code)
         except CarrierInvalidInput:
             return {(courier, code)}
-        await storage.ingest([snapshot.keyed(courier, code)], notify=False)
+        await storage.ingest([snapshot.keyed(courier, code)], notify=notify)
         return set()
     result = await carrier.batch_create(still_unregistered)
     known = [s for s in result.registered if s.status]
-    await storage.ingest(known, notify=False)
+    await storage.ingest(known, notify=notify)
     await storage.mark_registered(
         [(s.courier, s.code) for s in result.registered if not s.status] + result.already_registered
     )

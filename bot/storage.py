@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,6 +90,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_pending ON outbox(next_attempt_at)
         WHERE sent_at IS NULL AND failed_at IS NULL;
     """,
+    # v2: API calls per day, for /stats.
+    """
+    CREATE TABLE api_usage (
+        day TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        result TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, endpoint, result)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -137,6 +147,17 @@ class Event:
     substatus: str
     description: str
     location: str
+
+
+@dataclass(frozen=True)
+class Totals:
+    shipments_followed: int
+    shipments_active: int
+    subscriptions: int
+    chats: int
+    chats_paused: int
+    outbox_backlog: int
+    oldest_pending_at: str | None
 
 
 @dataclass(frozen=True)
@@ -548,7 +569,7 @@ class Storage:
                 change.shipment_id,
             ),
         )
-        if notify:
+        if notify and change.worth_telling:
             await db.execute(
                 "INSERT INTO outbox (chat_id, shipment_id, payload, created_at, next_attempt_at) "
                 "SELECT s.chat_id, s.shipment_id, ?, ?, ? FROM subscriptions s "
@@ -622,6 +643,80 @@ class Storage:
             "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
         )
         return int(row[0])
+
+    # --- operations ---------------------------------------------------------------------
+
+    async def add_api_usage(self, day: str, counts: Mapping[tuple[str, str], int]) -> None:
+        async with self._transaction() as db:
+            await db.executemany(
+                "INSERT INTO api_usage (day, endpoint, result, count) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (day, endpoint, result) DO UPDATE SET count = count + excluded.count",
+                [(day, endpoint, result, n) for (endpoint, result), n in counts.items() if n],
+            )
+
+    async def api_usage(self, day: str) -> dict[tuple[str, str], int]:
+        rows = await self._fetchall(
+            "SELECT endpoint, result, count FROM api_usage WHERE day=?", (day,)
+        )
+        return {(endpoint, result): count for endpoint, result, count in rows}
+
+    async def totals(self) -> Totals:
+        placeholders = ",".join("?" * len(TERMINAL_STATUSES))
+        row = await self._fetchone(
+            "SELECT "
+            "(SELECT COUNT(*) FROM shipments sh WHERE EXISTS "
+            "   (SELECT 1 FROM subscriptions s WHERE s.shipment_id = sh.id)), "
+            "(SELECT COUNT(*) FROM shipments sh WHERE registered = 1 "
+            f"   AND COALESCE(status, '') NOT IN ({placeholders}) AND EXISTS "
+            "   (SELECT 1 FROM subscriptions s WHERE s.shipment_id = sh.id)), "
+            "(SELECT COUNT(*) FROM subscriptions), "
+            "(SELECT COUNT(*) FROM chats), "
+            "(SELECT COUNT(*) FROM chats WHERE blocked_at IS NOT NULL), "
+            "(SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL), "
+            "(SELECT MIN(created_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL)",
+            tuple(sorted(TERMINAL_STATUSES)),
+        )
+        return Totals(*row)
+
+    # --- pushes, /metrics and doctor (read-only) -----------------------------------------
+
+    async def find_shipment(self, courier: str, code: str) -> Shipment | None:
+        """The stored shipment for a (courier, code) as TrackingMore spells it (any case)."""
+        row = await self._fetchone(
+            f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh "
+            "WHERE sh.courier = ? COLLATE NOCASE AND sh.code = ? COLLATE NOCASE "
+            "ORDER BY sh.code = ? DESC LIMIT 1",
+            (courier, code, code),
+        )
+        return _shipment(row) if row else None
+
+    async def gauges(self) -> Gauges:
+        """Point-in-time counts for /metrics."""
+        by_status = await self._fetchall(
+            "SELECT COALESCE(NULLIF(status, ''), 'unknown'), COUNT(*) FROM shipments GROUP BY 1"
+        )
+        row = await self._fetchone(
+            "SELECT (SELECT COUNT(*) FROM chats WHERE blocked_at IS NULL), "
+            "(SELECT COUNT(*) FROM chats WHERE blocked_at IS NOT NULL), "
+            "(SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL), "
+            "(SELECT MIN(created_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL)"
+        )
+        return Gauges(
+            shipments_by_status={status: int(count) for status, count in by_status},
+            chats_active=int(row[0]),
+            chats_paused=int(row[1]),
+            outbox_pending=int(row[2]),
+            oldest_pending_created_at=row[3],
+        )
+
+
+@dataclass(frozen=True)
+class Gauges:
+    shipments_by_status: dict[str, int]
+    chats_active: int
+    chats_paused: int
+    outbox_pending: int
+    oldest_pending_created_at: str | None
 
 
 def _iso_local(moment: datetime | None) -> str | None:

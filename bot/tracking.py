@@ -38,6 +38,7 @@ class Status(StrEnum):
 KNOWN_STATUSES = frozenset(s.value for s in Status)
 TERMINAL_STATUSES = frozenset({Status.DELIVERED.value, Status.EXPIRED.value})
 ATTENTION_STATUSES = frozenset({Status.EXCEPTION.value, Status.UNDELIVERED.value})
+NOT_STARTED_STATUSES = frozenset({Status.PENDING.value, Status.NOTFOUND.value})
 _logged_unknown: set[str] = set()
 
 
@@ -109,15 +110,20 @@ class Change:
 
     @property
     def worth_telling(self) -> bool:
-        return self.status_changed or bool(self.new_checkpoints)
+        """Anything but a first sight of a shipment that has not started moving."""
+        if self.old_status is None and not self.new_checkpoints:
+            return self.new_status not in NOT_STARTED_STATUSES
+        return True
 
 
 def diff(
     shipment_id: int, old_status: str | None, known_fingerprints: set[str], snapshot: Snapshot
 ) -> Change | None:
+    """What is new, or None when the snapshot says nothing the store does not know."""
     new = tuple(c for c in snapshot.checkpoints if c.fingerprint not in known_fingerprints)
-    change = Change(shipment_id, old_status, snapshot.status, snapshot.substatus, new)
-    return change if change.worth_telling else None
+    if old_status == snapshot.status and not new:
+        return None
+    return Change(shipment_id, old_status, snapshot.status, snapshot.substatus, new)
 
 
 def merge_checkpoints(groups: Iterable[Iterable[Checkpoint]]) -> tuple[Checkpoint, ...]:
@@ -186,6 +192,11 @@ def _parse_with_formats(text: str) -> datetime | None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def today() -> str:
+    """The date in Italy, as the day of daily counters."""
+    return datetime.now(ROME).date().isoformat()
 
 
 def iso_utc(moment: datetime | None = None) -> str:

@@ -35,6 +35,7 @@ class BackgroundServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self._port = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -94,9 +95,32 @@ class BackgroundServer:
             self._build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
         await runner.setup()
-        await web.TCPSite(runner, HOST, 0).start()
-        self._runner = runner
+        site = web.TCPSite(runner, HOST, 0)
+        await site.start()
+        self._runner, self._site = runner, site
         return int(runner.addresses[0][1])
+
+    def go_offline(self) -> None:
+        """Close the listening socket: clients get "connection refused" until go_online()."""
+        self._run_in_loop(self._close_site())
+
+    def go_online(self) -> None:
+        """Listen again on the same port."""
+        self._run_in_loop(self._reopen_site())
+
+    async def _close_site(self) -> None:
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+        if self._runner is not None and self._runner.server is not None:
+            # Kept-alive connections would otherwise keep working.
+            for connection in self._runner.server.connections:
+                connection.force_close()
+
+    async def _reopen_site(self) -> None:
+        if self._site is None and self._runner is not None:
+            self._site = web.TCPSite(self._runner, HOST, self._port, reuse_address=True)
+            await self._site.start()
 
     async def _shutdown(self) -> None:
         if self._runner is not None:
