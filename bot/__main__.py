@@ -33,10 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return backup_database(settings.database_path, args.path)
 
     from bot.app import StartupError, serve
+    from bot.storage import StorageOpenError
 
     try:
         asyncio.run(serve(settings))
-    except StartupError as exc:
+    except (StartupError, StorageOpenError) as exc:
         print(f"postino: {exc}", file=sys.stderr)
         return 1
     return 0

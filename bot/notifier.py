@@ -34,6 +34,11 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
 IDLE_WAKEUP_SECONDS = 5.0
 PRIVATE_CHAT_INTERVAL = 1.0
+# Sends started at once. Enough to keep Telegram's 30 messages/s busy, few enough that a
+# shutdown only waits for about a second's worth. Groups have their own pool because
+# AIORateLimiter may hold a group's message for up to a minute (20 per minute per group).
+MAX_PRIVATE_IN_FLIGHT = 30
+MAX_GROUP_IN_FLIGHT = 50
 _TAG_RE = re.compile(r"<[^>]+>")
 
 
@@ -70,6 +75,8 @@ class Notifier:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._last_sent: dict[int, float] = {}
+        self._private_slots = asyncio.Semaphore(MAX_PRIVATE_IN_FLIGHT)
+        self._group_slots = asyncio.Semaphore(MAX_GROUP_IN_FLIGHT)
         self.sent_count = 0
         self.failed_count = 0
 
@@ -79,7 +86,7 @@ class Notifier:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="notifier")
 
-    async def stop(self, grace_seconds: float = 5.0) -> None:
+    async def stop(self, grace_seconds: float = 3.0) -> None:
         """Let the sends in flight finish (bounded), then stop."""
         self._stopping = True
         self._wakeup.set()
@@ -134,8 +141,12 @@ class Notifier:
                 await self._storage.mark_failed(item.id, "chat no longer follows the shipment")
                 continue
             await self._pace(item)
-            if not await self._deliver(item, item.chat_id):
-                return  # the chat is paused, moved or flooded: the rest waits
+            slots = self._private_slots if item.chat_type == "private" else self._group_slots
+            async with slots:
+                if self._stopping:
+                    return  # not started: it stays queued for the next run
+                if not await self._deliver(item, item.chat_id):
+                    return  # the chat is paused, moved or flooded: the rest waits
 
     async def _pace(self, item: Notification) -> None:
         if item.chat_type != "private":

@@ -104,6 +104,10 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+class StorageOpenError(RuntimeError):
+    """The database cannot be opened or migrated; the message is one line."""
+
+
 @dataclass(frozen=True)
 class Chat:
     id: int
@@ -205,17 +209,28 @@ class Storage:
 
     @classmethod
     async def open(cls, path: Path) -> Storage:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA busy_timeout=5000",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA synchronous=NORMAL",
-        ):
-            await db.execute(pragma)
-        storage = cls(db)
-        await storage._migrate()
+        """Open (creating it and its folder if needed) and migrate to the newest schema."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageOpenError(f"cannot open the database at {path}: {exc}") from None
+        try:
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA busy_timeout=5000",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA synchronous=NORMAL",
+            ):
+                await db.execute(pragma)
+            storage = cls(db)
+            await storage._migrate()
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StorageOpenError(f"cannot use the database at {path}: {exc}") from None
+        except StorageOpenError:
+            await db.close()
+            raise
         return storage
 
     async def close(self) -> None:
@@ -235,8 +250,9 @@ class Storage:
         async with self._lock:
             current = await self._user_version()
             if current > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"database schema v{current} is newer than this postino (v{SCHEMA_VERSION})"
+                raise StorageOpenError(
+                    f"the database has schema v{current}, newer than this postino knows "
+                    f"(v{SCHEMA_VERSION}): run the newer version, or restore a backup"
                 )
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 # executescript commits first; the BEGIN inside makes each step atomic.

@@ -1,0 +1,123 @@
+"""Killed or stopped mid fan-out: nothing lost, duplicated at most what was in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import BotFactory
+from fakes.telegram import FakeTelegram
+from fakes.trackingmore import FakeTrackingMore
+
+from bot.storage import Storage
+from bot.tracking import Snapshot
+
+pytestmark = pytest.mark.e2e
+
+CODE = "RR123456785IT"
+POSTE = "poste-italiane"
+FOLLOWERS = 200
+FIRST_CHAT = 10_000
+
+
+async def _seed(path: Path) -> None:
+    """200 private chats following one registered shipment, as if added over time."""
+    storage = await Storage.open(path)
+    for chat_id in range(FIRST_CHAT, FIRST_CHAT + FOLLOWERS):
+        await storage.touch_chat(chat_id, "private", None, "en")
+        await storage.follow(chat_id, POSTE, CODE, None, chat_id, "user")
+    await storage.ingest([Snapshot(POSTE, CODE, "pending")], notify=False)
+    await storage.close()
+
+
+def seed(bot_env: dict[str, str]) -> Path:
+    path = Path(bot_env["DATABASE_PATH"])
+    asyncio.run(_seed(path))
+    return path
+
+
+def notified(fake_tg: FakeTelegram) -> Counter[int]:
+    return Counter(
+        m["chat_id"]
+        for m in fake_tg.messages()
+        if m["method"] == "sendMessage" and "In transit" in m["text"]
+    )
+
+
+def marked_sent(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(
+            db.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL").fetchone()[0]
+        )
+
+
+def integrity(path: Path) -> str:
+    with sqlite3.connect(path) as db:
+        return str(db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def start_fan_out(fake_tg: FakeTelegram, fake_tm: FakeTrackingMore, at_least: int) -> None:
+    fake_tm.script(CODE, status="pending")
+    fake_tm.move(CODE, "transit", "In transito", "BOLOGNA", time="2026-11-20 09:30:00")
+    fake_tg.wait_until(
+        lambda f: sum(notified(f).values()) >= at_least, timeout=20, what="fan-out under way"
+    )
+
+
+def test_sigkill_mid_fan_out_loses_nothing(
+    bot_factory: BotFactory,
+    fake_tg: FakeTelegram,
+    fake_tm: FakeTrackingMore,
+    bot_env: dict[str, str],
+) -> None:
+    path = seed(bot_env)
+    bot = bot_factory()
+    start_fan_out(fake_tg, fake_tm, at_least=60)
+    bot.kill()
+    delivered_at_kill = sum(notified(fake_tg).values())
+    in_flight = delivered_at_kill - marked_sent(path)
+    assert delivered_at_kill < FOLLOWERS, "the fan-out finished before the kill"
+
+    bot.start()
+    bot.wait_ready(fake_tg)
+    fake_tg.wait_until(
+        lambda f: len(notified(f)) == FOLLOWERS, timeout=30, what="every follower told"
+    )
+    counts = notified(fake_tg)
+    duplicates = sum(n - 1 for n in counts.values())
+    missing = FOLLOWERS - len(counts)
+    print(
+        f"\nSIGKILL after {delivered_at_kill}/{FOLLOWERS} delivered: "
+        f"{in_flight} in flight (delivered, not yet marked), {duplicates} duplicates, "
+        f"{missing} missing"
+    )
+    assert missing == 0
+    assert duplicates <= in_flight
+    assert integrity(path) == "ok"
+
+
+def test_sigterm_mid_fan_out_is_clean_and_quick(
+    bot_factory: BotFactory,
+    fake_tg: FakeTelegram,
+    fake_tm: FakeTrackingMore,
+    bot_env: dict[str, str],
+) -> None:
+    path = seed(bot_env)
+    bot = bot_factory()
+    start_fan_out(fake_tg, fake_tm, at_least=60)
+    returncode, seconds = bot.stop()
+    assert returncode == 0
+    assert seconds < 10
+    assert integrity(path) == "ok"
+    assert marked_sent(path) == sum(notified(fake_tg).values())  # nothing half-done
+
+    bot.start()
+    bot.wait_ready(fake_tg)
+    fake_tg.wait_until(
+        lambda f: len(notified(f)) == FOLLOWERS, timeout=30, what="every follower told"
+    )
+    assert max(notified(fake_tg).values()) == 1
+    print(f"\nSIGTERM mid fan-out: stopped in {seconds:.2f} s, no duplicates")
