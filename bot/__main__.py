@@ -18,6 +18,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("run", help="run the bot (the default)")
     backup = sub.add_parser("backup", help="online backup of the database to PATH")
     backup.add_argument("path", type=Path)
+    sub.add_parser("doctor", help="check token, API key, database and webhooks; show settings")
+    sub.add_parser("health", help="exit 0 if the running bot is healthy (Docker HEALTHCHECK)")
     args = parser.parse_args(argv)
 
     try:
@@ -31,6 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.maintenance import backup_database
 
         return backup_database(settings.database_path, args.path)
+    if args.command == "doctor":
+        from bot.doctor import doctor_command
+
+        return doctor_command(settings)
+    if args.command == "health":
+        from bot.health import health_command
+
+        return health_command(settings)
 
     from bot.app import StartupError, serve
     from bot.storage import StorageOpenError

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any
 
 from telegram import LinkPreviewOptions
@@ -23,10 +24,12 @@ from bot.carrier import TrackingMoreClient
 from bot.config import Settings
 from bot.context import SERVICES_KEY, Context, Services
 from bot.handlers import register_handlers, set_command_menus
+from bot.health import Heartbeat, RoundTripRecordingRequest
 from bot.notifier import Notifier
+from bot.operations import Operations
 from bot.poller import Poller
 from bot.service import Tracker
-from bot.storage import SCHEMA_VERSION, Storage
+from bot.storage import SCHEMA_VERSION, Notification, Storage
 from bot.tracking import today
 
 logger = logging.getLogger(__name__)
@@ -41,7 +44,7 @@ class StartupError(RuntimeError):
     """Start-up cannot continue; the message is one line for the operator."""
 
 
-def build_application(settings: Settings) -> PTBApplication:
+def build_application(settings: Settings, heartbeat: Heartbeat) -> PTBApplication:
     application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
@@ -56,15 +59,20 @@ def build_application(settings: Settings) -> PTBApplication:
         )
         .context_types(ContextTypes(context=Context))
         .concurrent_updates(16)
-        .connection_pool_size(64)
-        .pool_timeout(30)
+        .request(RoundTripRecordingRequest(heartbeat, connection_pool_size=64, pool_timeout=30))
+        .get_updates_request(RoundTripRecordingRequest(heartbeat, connection_pool_size=1))
         .build()
     )
     register_handlers(application)
     return application
 
 
-async def open_services(application: PTBApplication, settings: Settings) -> Services:
+async def open_services(
+    application: PTBApplication,
+    settings: Settings,
+    *,
+    on_sent: Callable[[Notification], None] | None = None,
+) -> Services:
     storage = await Storage.open(settings.database_path)
     carrier = TrackingMoreClient(
         settings.trackingmore_api_base_url,
@@ -76,6 +84,7 @@ async def open_services(application: PTBApplication, settings: Settings) -> Serv
         storage,
         default_language=settings.default_language,
         max_attempts=settings.outbox_max_attempts,
+        on_sent=on_sent,
     )
     poller = Poller(storage, carrier, on_changes=lambda _changes: notifier.wake())
     tracker = Tracker(
@@ -157,8 +166,10 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
 async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
     _install_signal_handlers(stop)
-    application = build_application(settings)
-    services = await open_services(application, settings)
+    operations = Operations(settings)
+    application = build_application(settings, operations.heartbeat)
+    services = await open_services(application, settings, on_sent=operations.metrics.observe_sent)
+    operations.attach(application, services, ALLOWED_UPDATES)
     try:
         await _initialize_telegram(application, stop)
         logger.info(
@@ -168,18 +179,32 @@ async def serve(settings: Settings) -> None:
             settings.poll_interval_seconds,
             "open to everyone" if settings.access_is_open else "restricted access",
         )
+        operations.log_configuration()
         await set_command_menus(application)
         await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(
-            allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=10
-        )
+        await operations.start_web_server()
+        await _receive_updates(application, operations)
         schedule_jobs(application, services)
+        assert application.job_queue is not None
+        operations.schedule(application.job_queue)
         await stop.wait()
         logger.info("stop requested; shutting down")
     finally:
+        await operations.stop_web_server()
         await _shutdown(application, services)
+        operations.mark_stopped()
     logger.info("postino stopped")
+
+
+async def _receive_updates(application: PTBApplication, operations: Operations) -> None:
+    """Webhook mode when TELEGRAM_WEBHOOK_URL is set, long polling otherwise."""
+    if operations.telegram_webhook is not None:
+        await operations.telegram_webhook.register()
+        return
+    assert application.updater is not None
+    await application.updater.start_polling(
+        allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=10
+    )
 
 
 async def _shutdown(application: PTBApplication, services: Services) -> None:

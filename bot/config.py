@@ -6,6 +6,8 @@ Every variable is documented in the README with its default. A wrong value raise
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -19,6 +21,9 @@ SUPPORTED_LANGUAGES = ("it", "en")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{8,100}$")
 _LISTEN_RE = re.compile(r"^(?P<host>[^:\s]*|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
+DEFAULT_POLL_SECONDS = 1800
+PUSH_SAFETY_NET_POLL_SECONDS = 6 * 3600
+TELEGRAM_WEBHOOK_PREFIX = "/telegram/"
 
 T = TypeVar("T")
 
@@ -63,8 +68,25 @@ class Settings:
             self.trackingmore_api_key,
             self.trackingmore_webhook_secret,
             self.telegram_webhook_secret,
+            self.telegram_webhook_secret_token,
+            self.telegram_webhook_path.removeprefix(TELEGRAM_WEBHOOK_PREFIX),
         )
         return tuple(s for s in candidates if len(s) >= 6)
+
+    @property
+    def trackingmore_pushes_on(self) -> bool:
+        return self.webhook_listen is not None and bool(self.trackingmore_webhook_secret)
+
+    @property
+    def telegram_webhook_secret_token(self) -> str:
+        """What Telegram sends in X-Telegram-Bot-Api-Secret-Token (derived from the token
+        unless TELEGRAM_WEBHOOK_SECRET is set)."""
+        return self.telegram_webhook_secret or _derive("secret-token", self.telegram_bot_token)
+
+    @property
+    def telegram_webhook_path(self) -> str:
+        """The unguessable path Telegram posts updates to; never the token itself."""
+        return TELEGRAM_WEBHOOK_PREFIX + _derive("path", self.telegram_webhook_secret_token)
 
     @property
     def access_is_open(self) -> bool:
@@ -111,6 +133,11 @@ def _parse(env: Mapping[str, str]) -> Settings:
     )
     default_file_base = _derive_file_base(telegram_base)
     file_base = _url(get("TELEGRAM_FILE_BASE_URL", default_file_base), "TELEGRAM_FILE_BASE_URL")
+    if get("TELEGRAM_WEBHOOK_URL") and not get("WEBHOOK_LISTEN"):
+        raise ConfigError(
+            "TELEGRAM_WEBHOOK_URL needs WEBHOOK_LISTEN (the host:port the bot listens on, "
+            "e.g. 0.0.0.0:8080)"
+        )
 
     return Settings(
         telegram_bot_token=token,
@@ -123,7 +150,11 @@ def _parse(env: Mapping[str, str]) -> Settings:
         ).rstrip("/"),
         database_path=_path(get("DATABASE_PATH", str(Settings.database_path)), "DATABASE_PATH"),
         poll_interval_seconds=_number(
-            get("POLL_INTERVAL_SECONDS", "1800"), "POLL_INTERVAL_SECONDS", float, 1, 7 * 86400
+            get("POLL_INTERVAL_SECONDS", _default_poll_interval(get)),
+            "POLL_INTERVAL_SECONDS",
+            float,
+            1,
+            7 * 86400,
         ),
         default_language=_choice(
             get("DEFAULT_LANGUAGE", "it").lower(), "DEFAULT_LANGUAGE", SUPPORTED_LANGUAGES
@@ -153,12 +184,25 @@ def _parse(env: Mapping[str, str]) -> Settings:
         ),
         webhook_listen=_listen(get("WEBHOOK_LISTEN"), "WEBHOOK_LISTEN"),
         trackingmore_webhook_secret=get("TRACKINGMORE_WEBHOOK_SECRET"),
-        telegram_webhook_url=_optional_url(get("TELEGRAM_WEBHOOK_URL"), "TELEGRAM_WEBHOOK_URL"),
+        telegram_webhook_url=_optional_url(
+            get("TELEGRAM_WEBHOOK_URL"), "TELEGRAM_WEBHOOK_URL"
+        ).rstrip("/"),
         telegram_webhook_secret=_webhook_secret(get("TELEGRAM_WEBHOOK_SECRET")),
         health_max_age_seconds=_number(
             get("HEALTH_MAX_AGE_SECONDS", "0"), "HEALTH_MAX_AGE_SECONDS", float, 0, 30 * 86400
         ),
     )
+
+
+def _derive(purpose: str, key: str) -> str:
+    """A value that reveals nothing of `key` (HMAC-SHA256, hex, 40 characters)."""
+    return hmac.new(key.encode(), f"postino:{purpose}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _default_poll_interval(get: Callable[[str], str]) -> str:
+    """Every 30 minutes; every 6 hours (a safety net) when TrackingMore pushes changes."""
+    pushes_on = bool(get("WEBHOOK_LISTEN") and get("TRACKINGMORE_WEBHOOK_SECRET"))
+    return str(PUSH_SAFETY_NET_POLL_SECONDS if pushes_on else DEFAULT_POLL_SECONDS)
 
 
 def _required(value: str, name: str) -> str:
