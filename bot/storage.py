@@ -100,6 +100,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (day, endpoint, result)
     );
     """,
+    # v3: the tracking desk: per-chat preferences, mute and archive, delivery lifecycle.
+    """
+    ALTER TABLE chats ADD COLUMN notify_mode TEXT NOT NULL DEFAULT 'all';
+    ALTER TABLE chats ADD COLUMN quiet_start TEXT;
+    ALTER TABLE chats ADD COLUMN quiet_end TEXT;
+    ALTER TABLE chats ADD COLUMN digest_time TEXT;
+    ALTER TABLE chats ADD COLUMN digest_sent_day TEXT;
+    ALTER TABLE subscriptions ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE subscriptions ADD COLUMN archived_at TEXT;
+    ALTER TABLE shipments ADD COLUMN delivered_at TEXT;
+    ALTER TABLE shipments ADD COLUMN refreshed_at TEXT;
+    ALTER TABLE shipments ADD COLUMN rechecks_left INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE shipments ADD COLUMN next_recheck_at TEXT;
+    UPDATE shipments SET delivered_at = last_change_at WHERE status = 'delivered';
+    CREATE INDEX events_by_seen ON events(shipment_id, seen_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

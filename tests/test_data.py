@@ -39,6 +39,11 @@ SEEDS: dict[int, str] = {
     2: """
     INSERT INTO api_usage (day, endpoint, result, count) VALUES ('2026-01-02', 'get', 'ok', 7);
     """,
+    3: """
+    UPDATE chats SET notify_mode = 'important', quiet_start = '22:00', quiet_end = '07:30',
+                     digest_time = '08:30' WHERE id = -2001;
+    UPDATE subscriptions SET muted = 1 WHERE chat_id = -2001;
+    """,
 }
 
 
