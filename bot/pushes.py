@@ -43,7 +43,8 @@ class PushGuard:
         now = time.time() if now is None else now
         if not timestamp or not signature:
             return Verdict.UNSIGNED
-        if not hmac.compare_digest(signature_of(timestamp, self._secret), signature.lower()):
+        expected = signature_of(timestamp, self._secret).encode()
+        if not hmac.compare_digest(expected, signature.lower().encode(errors="replace")):
             return Verdict.FORGED
         try:
             sent_at = float(timestamp)

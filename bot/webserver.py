@@ -142,7 +142,7 @@ class WebServer:
         try:
             data = await request.json()
             update = Update.de_json(data, self._application.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             self._metrics.count_webhook("telegram", "malformed")
             return web.Response(status=400)
         if update is None:

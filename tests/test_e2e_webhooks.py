@@ -322,7 +322,9 @@ def test_telegram_webhook_mode_takes_updates_with_the_right_secret_only(
     elsewhere = httpx.post(
         f"{web.base}/telegram/guess", json=update, headers={secret_header: TG_SECRET}, timeout=10
     )
+    garbage = httpx.post(url, json=["no", "update"], headers={secret_header: TG_SECRET}, timeout=10)
     assert (wrong.status_code, missing.status_code, elsewhere.status_code) == (403, 403, 404)
+    assert garbage.status_code == 400
     time.sleep(1.0)
     assert fake_tg.texts(CHAT) == []
 

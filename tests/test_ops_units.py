@@ -57,6 +57,7 @@ def test_guard_accepts_a_fresh_signed_push_once() -> None:
         ("1700000000", signature_of("1700000000", "another-secret"), Verdict.FORGED),
         ("1700000000", signature_of("1700000001", SECRET), Verdict.FORGED),
         ("soon", signature_of("soon", SECRET), Verdict.FORGED),
+        ("1700000000", "ünïcode", Verdict.FORGED),
         (*signed(NOW - MAX_CLOCK_SKEW_SECONDS - 1), Verdict.STALE),
         (*signed(NOW + MAX_CLOCK_SKEW_SECONDS + 1), Verdict.STALE),
         (*signed(NOW - MAX_CLOCK_SKEW_SECONDS), Verdict.ACCEPTED),
