@@ -217,8 +217,8 @@ def test_forged_stale_replayed_and_malformed_pushes_are_refused(
     refused = {
         "forged": web.push(payload, secret="not-the-secret"),
         "unsigned": web.post_push(json.dumps(payload).encode(), {}),
-        "stale": web.push(payload, timestamp=now - 301),
-        "future": web.push(payload, timestamp=now + 301),
+        "stale": web.push(payload, timestamp=now - 310),
+        "future": web.push(payload, timestamp=now + 310),
         "malformed": web.push(b"{not json"),
         "no data": web.push({"meta": {"code": 200}}),
     }
