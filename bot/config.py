@@ -48,6 +48,7 @@ class Settings:
     allowed_chat_ids: frozenset[int] = field(default_factory=frozenset)
     admin_user_ids: frozenset[int] = field(default_factory=frozenset)
     max_codes_per_message: int = 50
+    max_codes_per_import: int = 500
     max_shipments_per_chat: int = 500
     outbox_max_attempts: int = 8
     carrier_down_alert_cycles: int = 3
@@ -168,6 +169,9 @@ def _parse(env: Mapping[str, str]) -> Settings:
         admin_user_ids=_id_list(get("ADMIN_USER_IDS"), "ADMIN_USER_IDS"),
         max_codes_per_message=_number(
             get("MAX_CODES_PER_MESSAGE", "50"), "MAX_CODES_PER_MESSAGE", int, 1, 1000
+        ),
+        max_codes_per_import=_number(
+            get("MAX_CODES_PER_IMPORT", "500"), "MAX_CODES_PER_IMPORT", int, 1, 10_000
         ),
         max_shipments_per_chat=_number(
             get("MAX_SHIPMENTS_PER_CHAT", "500"), "MAX_SHIPMENTS_PER_CHAT", int, 1, 100_000

@@ -21,6 +21,7 @@ def test_defaults() -> None:
     assert settings.poll_interval_seconds == 1800
     assert settings.default_language == "it"
     assert settings.log_level == "INFO"
+    assert settings.max_codes_per_import == 500
     assert settings.access_is_open
 
 
@@ -58,6 +59,9 @@ def test_lists_and_numbers_parse() -> None:
         ({"ALLOWED_USER_IDS": "1,bob"}, "ALLOWED_USER_IDS"),
         ({"ADMIN_USER_IDS": "x"}, "ADMIN_USER_IDS"),
         ({"MAX_CODES_PER_MESSAGE": "0"}, "MAX_CODES_PER_MESSAGE"),
+        ({"MAX_CODES_PER_IMPORT": "0"}, "MAX_CODES_PER_IMPORT"),
+        ({"MAX_CODES_PER_IMPORT": "many"}, "MAX_CODES_PER_IMPORT"),
+        ({"MAX_CODES_PER_IMPORT": "10001"}, "MAX_CODES_PER_IMPORT"),
         ({"DATABASE_PATH": ""}, "DATABASE_PATH"),
     ],
 )
