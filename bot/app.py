@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from telegram import LinkPreviewOptions
@@ -23,11 +24,13 @@ from bot.alerts import AdminAlerts
 from bot.carrier import TrackingMoreClient
 from bot.config import Settings
 from bot.context import SERVICES_KEY, Context, Services
+from bot.digest import schedule_digest_job
 from bot.handlers import register_handlers, set_command_menus
 from bot.health import Heartbeat, RoundTripRecordingRequest
 from bot.notifier import Notifier
 from bot.operations import Operations
 from bot.poller import Poller
+from bot.render import set_bot_username
 from bot.service import Tracker
 from bot.storage import SCHEMA_VERSION, Notification, Storage
 from bot.tracking import today
@@ -86,7 +89,12 @@ async def open_services(
         max_attempts=settings.outbox_max_attempts,
         on_sent=on_sent,
     )
-    poller = Poller(storage, carrier, on_changes=lambda _changes: notifier.wake())
+    poller = Poller(
+        storage,
+        carrier,
+        on_changes=lambda _changes: notifier.wake(),
+        archive_after=timedelta(days=settings.archive_after_days),
+    )
     tracker = Tracker(
         storage,
         carrier,
@@ -134,6 +142,7 @@ def schedule_jobs(application: PTBApplication, services: Services) -> None:
         name="poll",
         job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
+    schedule_digest_job(application.job_queue)
     services.notifier.start()
 
 
@@ -172,6 +181,7 @@ async def serve(settings: Settings) -> None:
     operations.attach(application, services, ALLOWED_UPDATES)
     try:
         await _initialize_telegram(application, stop)
+        set_bot_username(application.bot.username)
         logger.info(
             "postino started as @%s (schema v%d, polling TrackingMore every %g s, %s)",
             application.bot.username,
@@ -210,7 +220,11 @@ async def _receive_updates(application: PTBApplication, operations: Operations) 
 async def _shutdown(application: PTBApplication, services: Services) -> None:
     """Stop taking updates, end the poll cycle, finish the send in flight, then close."""
     if application.updater is not None and application.updater.running:
-        await application.updater.stop()
+        try:
+            await application.updater.stop()
+        except Exception:
+            # Shutting down anyway: a failed last getUpdates must not leave the bot hanging.
+            logger.exception("stopping the Telegram updater failed")
     services.poller.cancel()
     await services.notifier.stop()
     if application.running:

@@ -6,18 +6,16 @@ Every answer is in the chat's language and built by `bot.render` from `locales/`
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from telegram import (
     BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
     Update,
 )
-from telegram.constants import ChatAction, ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram.constants import ChatAction, ChatMemberStatus
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -28,55 +26,35 @@ from telegram.ext import (
     filters,
 )
 
-from bot import render
+from bot import desk_handlers, render
 from bot.access import access_gate
+from bot.buttons import named_by_reply, on_button, send_timeline
+from bot.chat import chat_translator, command_argument, may_manage_chat, reply
 from bot.codes import ParsedCodes, normalize, parse_message, parse_track_args
 from bot.context import Context
-from bot.i18n import LANGUAGES, Html, Translator, chat_language, translator
+from bot.i18n import LANGUAGES, Html, Translator, translator
 from bot.poller import CarrierHealth
-from bot.service import Requester
+from bot.preferences import lang_command, notify_command, quiet_command
+from bot.service import FollowResult, Outcome, Requester
 from bot.tracking import today
 
 logger = logging.getLogger(__name__)
-
-STATUS_CALLBACK = "st"
-
-
-async def chat_translator(update: Update, context: Context) -> Translator:
-    """Record the chat (it talked to us, so it is not blocked) and pick its language."""
-    chat = update.effective_chat
-    user = update.effective_user
-    assert chat is not None
-    user_language = user.language_code if user and chat.type == ChatType.PRIVATE else None
-    stored = await context.services.storage.touch_chat(
-        chat.id, chat.type, chat.title or chat.full_name, user_language
-    )
-    language = chat_language(
-        stored.language,
-        stored.user_language,
-        stored.type,
-        context.services.settings.default_language,
-    )
-    return translator(language)
-
-
-async def reply(update: Update, text: str, **kwargs: Any) -> Message | None:
-    message = update.effective_message
-    if message is None:
-        return None
-    return await message.reply_text(text, do_quote=False, **kwargs)
-
-
-def command_argument(context: Context) -> str:
-    return " ".join(context.args or []).strip()
-
 
 # --- /start and /help ---------------------------------------------------------------------
 
 
 async def start(update: Update, context: Context) -> None:
+    """Help; or, from a deep link `?start=track_<CODE>`, follow that code."""
     t = await chat_translator(update, context)
-    await reply(update, t("help.text"))
+    payload = render.parse_start_payload(context.args[0]) if context.args else None
+    if payload is None:
+        await reply(update, t("help.text"))
+        return
+    code, courier = payload
+    parsed = parse_track_args(
+        f"{code} courier={courier}", max_codes=context.services.settings.max_codes_per_message
+    )
+    await follow_parsed(update, context, t, parsed)
 
 
 # --- following -------------------------------------------------------------------------------
@@ -130,7 +108,19 @@ async def follow_parsed(
         max_codes=settings.max_codes_per_message,
         max_shipments=settings.max_shipments_per_chat,
     )
+    if _offers_a_name(results, parsed):
+        text = Html(f"{text}\n{t('track.offer_name')}")
     await reply(update, text)
+
+
+def _offers_a_name(results: Sequence[FollowResult], parsed: ParsedCodes) -> bool:
+    """One new shipment without a name: replying to the confirmation names it."""
+    return (
+        len(results) == 1
+        and not parsed.rejected
+        and results[0].outcome == Outcome.ADDED
+        and not results[0].entry.label
+    )
 
 
 async def remove_command(update: Update, context: Context) -> None:
@@ -145,7 +135,7 @@ async def remove_command(update: Update, context: Context) -> None:
     storage = context.services.storage
     followed = await storage.get_followed(chat.id, code)
     if followed is None:
-        await reply(update, t("remove.not_followed", code=render.code_html(code)))
+        await reply(update, t("remove.not_followed", code=render.plain_code(code)))
         return
     added_by_someone_else = followed.added_by is not None and (
         user is None or followed.added_by != user.id
@@ -154,52 +144,28 @@ async def remove_command(update: Update, context: Context) -> None:
         await reply(update, t("remove.admins_only", name=followed.added_by_name or "?"))
         return
     await storage.unfollow(chat.id, code)
-    await reply(update, t("remove.done", code=render.code_html(code)))
-
-
-async def may_manage_chat(update: Update, context: Context) -> bool:
-    """In a group: its administrators and the bot's admins. In a private chat: its user."""
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-    if chat is None or chat.type == ChatType.PRIVATE:
-        return True
-    if message is not None and message.sender_chat is not None:
-        return message.sender_chat.id == chat.id  # an anonymous administrator of this group
-    if user is None:
-        return False
-    if context.services.access.is_admin(user.id):
-        return True
-    try:
-        member = await context.bot.get_chat_member(chat.id, user.id)
-    except TelegramError:
-        logger.warning("could not check the role of user %s in chat %s", user.id, chat.id)
-        return False
-    return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+    code_link = render.code_html(code, followed.shipment.courier)
+    await reply(update, t("remove.done", code=code_link))
 
 
 # --- looking -------------------------------------------------------------------------------
 
 
 async def list_command(update: Update, context: Context) -> None:
+    await _send_list(update, context, archived=False)
+
+
+async def archived_command(update: Update, context: Context) -> None:
+    await _send_list(update, context, archived=True)
+
+
+async def _send_list(update: Update, context: Context, *, archived: bool) -> None:
     t = await chat_translator(update, context)
     chat = update.effective_chat
     assert chat is not None
-    followed = await context.services.storage.list_followed(chat.id)
-    keyboard = [
-        [
-            InlineKeyboardButton(
-                f"{render.status_emoji(item.shipment.status)} {item.label or item.shipment.code}"[
-                    :60
-                ],
-                callback_data=f"{STATUS_CALLBACK}:{item.shipment.id}",
-            )
-        ]
-        for item in followed[:50]
-    ]
-    await reply(
-        update,
-        render.followed_list(t, followed),
-        reply_markup=InlineKeyboardMarkup(keyboard) if keyboard else None,
-    )
+    followed = await context.services.storage.list_followed(chat.id, archived=archived)
+    page = render.followed_page(t, followed, 0, archived=archived)
+    await reply(update, page.text, reply_markup=page.keyboard)
 
 
 async def status_command(update: Update, context: Context) -> None:
@@ -211,64 +177,11 @@ async def status_command(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
     code = normalize(argument.split()[0])
-    await reply(update, await timeline_text(context, t, chat.id, code))
-
-
-async def timeline_text(context: Context, t: Translator, chat_id: int, code: str) -> Html:
-    storage = context.services.storage
-    followed = await storage.get_followed(chat_id, code)
+    followed = await context.services.storage.get_followed(chat.id, code)
     if followed is None:
-        return t("status.not_followed", code=render.code_html(code))
-    events = await storage.events(followed.shipment.id, limit=render.MAX_TIMELINE_EVENTS + 1)
-    return render.timeline(t, followed, events)
-
-
-async def status_button(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None
-    t = await chat_translator(update, context)
-    chat = update.effective_chat
-    assert chat is not None
-    _, _, raw_id = (query.data or "").partition(":")
-    followed = None
-    if raw_id.isdigit():
-        for item in await context.services.storage.list_followed(chat.id):
-            if item.shipment.id == int(raw_id):
-                followed = item
-                break
-    if followed is None:
-        await query.answer(t("button.stale"), show_alert=False)
+        await reply(update, t("status.not_followed", code=render.plain_code(code)))
         return
-    await query.answer()
-    events = await context.services.storage.events(
-        followed.shipment.id, limit=render.MAX_TIMELINE_EVENTS + 1
-    )
-    await reply(update, render.timeline(t, followed, events))
-
-
-async def unknown_button(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None
-    t = await chat_translator(update, context)
-    await query.answer(t("button.stale"))
-
-
-# --- settings ------------------------------------------------------------------------------
-
-
-async def lang_command(update: Update, context: Context) -> None:
-    argument = command_argument(context).lower()
-    chat = update.effective_chat
-    assert chat is not None
-    t = await chat_translator(update, context)
-    if argument not in LANGUAGES:
-        await reply(update, t("lang.usage"))
-        return
-    if not await may_manage_chat(update, context):
-        await reply(update, t("lang.admins_only"))
-        return
-    await context.services.storage.set_chat_language(chat.id, argument)
-    await reply(update, translator(argument)("lang.done"))
+    await send_timeline(update, context, t, followed)
 
 
 # --- membership and other updates ------------------------------------------------------------
@@ -351,10 +264,33 @@ async def error_handler(update: object, context: Context) -> None:
 
 # --- wiring --------------------------------------------------------------------------------
 
-COMMANDS = ("track", "list", "status", "remove", "lang", "help")
+COMMANDS = (
+    "track",
+    "list",
+    "status",
+    "remove",
+    "archived",
+    "notify",
+    "quiet",
+    "lang",
+    "help",
+)
+
+
+class RepliesToBot(filters.MessageFilter):
+    """Messages that answer one of this bot's own messages."""
+
+    def __init__(self, bot_id: int) -> None:
+        super().__init__(name="RepliesToBot")
+        self._bot_id = bot_id
+
+    def filter(self, message: Message) -> bool:
+        replied = message.reply_to_message
+        return bool(replied and replied.from_user and replied.from_user.id == self._bot_id)
 
 
 def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    bot_id = int(application.bot.token.partition(":")[0])
     application.add_handler(TypeHandler(Update, access_gate), group=-1)
     # Edited messages are ignored on purpose: re-running an edited /track would surprise.
     new = filters.UpdateType.MESSAGE
@@ -364,15 +300,20 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         ("list",): list_command,
         ("status",): status_command,
         ("remove",): remove_command,
+        ("archived",): archived_command,
         ("lang",): lang_command,
+        ("quiet",): quiet_command,
+        ("notify",): notify_command,
         ("stats",): stats_command,
     }
     for names, callback in commands.items():
         application.add_handler(CommandHandler(list(names), callback, filters=new))
-    application.add_handler(CallbackQueryHandler(status_button, pattern=rf"^{STATUS_CALLBACK}:"))
-    application.add_handler(CallbackQueryHandler(unknown_button))
+    application.add_handler(CallbackQueryHandler(on_button))
     application.add_handler(ChatMemberHandler(membership_changed))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, group_migrated))
+    reply_to_bot = filters.REPLY & filters.TEXT & ~filters.COMMAND & new & RepliesToBot(bot_id)
+    application.add_handler(MessageHandler(reply_to_bot, named_by_reply))
+    desk_handlers.register(application)  # before not_text: private documents are imports
     private = filters.ChatType.PRIVATE & new
     application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, plain_text))
     application.add_handler(

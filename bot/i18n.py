@@ -104,6 +104,11 @@ class Translator:
         pattern = "d MMM yyyy, HH:mm" if with_year else "d MMM, HH:mm"
         return format_datetime(aware, pattern, tzinfo=ROME, locale=_BABEL_LOCALES[self.language])
 
+    def time(self, moment: datetime) -> str:
+        """Hours and minutes in Italy."""
+        aware = moment.replace(tzinfo=ROME) if moment.tzinfo is None else moment
+        return format_datetime(aware, "HH:mm", tzinfo=ROME, locale=_BABEL_LOCALES[self.language])
+
     def status(self, status: str | None) -> Html:
         """The localized name of a TrackingMore delivery_status; unknown ones shown raw."""
         if not status:

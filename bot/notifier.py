@@ -20,14 +20,15 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
+from bot.clock import in_window
 from bot.i18n import chat_language, translator
-from bot.render import notification
+from bot.render import notification, shipment_keyboard
 from bot.storage import Notification, Storage
-from bot.tracking import parse_iso_utc, utcnow
+from bot.tracking import ATTENTION_STATUSES, parse_iso_utc, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -160,9 +161,14 @@ class Notifier:
         language = chat_language(
             item.chat_language, item.chat_user_language, item.chat_type, self._default_language
         )
-        text = notification(translator(language), item)
+        t = translator(language)
+        text = notification(t, item)
+        status = str(item.payload.get("status") or "")
+        keyboard = shipment_keyboard(t, item.shipment_id, muted=False, status=status)
+        # Quiet hours make it silent; what needs attention still rings.
+        silent = status not in ATTENTION_STATUSES and in_window(item.quiet_start, item.quiet_end)
         try:
-            await self._send(chat_id, text)
+            await self._send(chat_id, text, keyboard, silent=silent)
         except RetryAfter as exc:
             seconds = retry_after_seconds(exc)
             await self._storage.mark_retry(item.id, utcnow() + timedelta(seconds=seconds), str(exc))
@@ -207,12 +213,16 @@ class Notifier:
         await self._mark_sent(item, chat_id)
         return True
 
-    async def _send(self, chat_id: int, text: str) -> None:
+    async def _send(
+        self, chat_id: int, text: str, keyboard: InlineKeyboardMarkup, *, silent: bool
+    ) -> None:
         await self._bot.send_message(
             chat_id,
             text,
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_markup=keyboard,
+            disable_notification=silent,
         )
 
     async def _mark_sent(self, item: Notification, chat_id: int) -> None:

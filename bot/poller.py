@@ -12,23 +12,24 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 from enum import StrEnum
 
 from bot.carrier import (
     MAX_NUMBERS_PER_REQUEST,
     CarrierAuthError,
     CarrierError,
+    CarrierNotFound,
     CarrierQuotaError,
     CarrierRateLimited,
     TrackingMoreClient,
-    parse_tracking,
 )
+from bot.codes import normalize
 from bot.service import register
 from bot.storage import Shipment, Storage
-from bot.tracking import Change, Snapshot
+from bot.tracking import Change, Snapshot, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +82,12 @@ class Poller:
         storage: Storage,
         carrier: TrackingMoreClient,
         on_changes: Callable[[Sequence[Change]], None],
+        *,
+        archive_after: timedelta = timedelta(days=3),
     ) -> None:
         self._storage = storage
         self._carrier = carrier
+        self._archive_after = archive_after
         self._on_changes = on_changes
         self._health_listeners: list[HealthListener] = []
         self._lock = asyncio.Lock()
@@ -125,10 +129,28 @@ class Poller:
                 )
                 return
             errors = _CycleErrors()
+            await self._housekeeping()
             await self._register_pending(errors)
             if not any(isinstance(e, CarrierAuthError | CarrierQuotaError) for e in errors.errors):
                 await self._poll_all(errors)
             await self._finish(errors)
+
+    async def _housekeeping(self) -> None:
+        """Archive old deliveries; delete at TrackingMore what nobody follows any more."""
+        archived = await self._storage.archive_delivered(utcnow() - self._archive_after)
+        if archived:
+            logger.info("archived %d delivered shipments", archived)
+        for shipment in await self._storage.orphan_shipments():
+            if shipment.carrier_id and shipment.registered:
+                try:
+                    await self._carrier.delete(shipment.carrier_id)
+                except CarrierNotFound:
+                    pass  # already gone there
+                except CarrierError as exc:
+                    logger.info("could not delete %s at TrackingMore yet: %s", shipment.code, exc)
+                    return  # try again next cycle
+            await self._storage.forget_shipment(shipment.id)
+            logger.info("stopped tracking %s: nobody follows it any more", shipment.code)
 
     async def _register_pending(self, errors: _CycleErrors) -> None:
         pending = await self._storage.shipments_to_register()
@@ -186,24 +208,26 @@ class Poller:
         return changes
 
     async def ingest_pushed(self, trackings: Iterable[object]) -> list[Change]:
-        """TrackingMore pushed these tracking objects: store what is new, as a poll would.
+        """TrackingMore pushed these tracking objects: a hint that they changed.
 
-        A push is a hint: shipments nobody follows are ignored, and a push older than what
-        is stored (TrackingMore retries failed pushes for days) is dropped.
+        The signature covers only the timestamp, not the body, so the pushed state is not
+        believed: the shipments it names are fetched from TrackingMore and stored exactly as
+        a poll would (which also makes late retries of old pushes harmless). Shipments
+        nobody follows are ignored.
         """
-        snapshots = []
+        by_courier: dict[str, list[Shipment]] = defaultdict(list)
         for tracking in trackings:
-            snapshot = parse_tracking(tracking)
-            if snapshot is None:
-                continue
-            stored = await self._storage.find_shipment(snapshot.courier, snapshot.code)
+            identity = pushed_identity(tracking)
+            stored = await self._storage.find_shipment(*identity) if identity else None
             if stored is None:
                 logger.debug("push about a shipment nobody follows; ignored")
-            elif _older_than_stored(snapshot, stored):
-                logger.info("push older than what is stored for shipment %d; ignored", stored.id)
-            else:
-                snapshots.append(snapshot.keyed(stored.courier, stored.code))
-        return await self._store(snapshots)
+            elif stored not in by_courier[stored.courier]:
+                by_courier[stored.courier].append(stored)
+        changes: list[Change] = []
+        for courier, shipments in _batches([s for group in by_courier.values() for s in group]):
+            fetched = await self._carrier.get(courier, [s.code for s in shipments])
+            changes += await self._store(fetched.snapshots)
+        return changes
 
     def _note_error(self, errors: _CycleErrors, exc: CarrierError) -> None:
         errors.errors.append(exc)
@@ -233,12 +257,14 @@ class Poller:
                 logger.exception("health listener failed")
 
 
-def _older_than_stored(snapshot: Snapshot, stored: Shipment) -> bool:
-    """Whether the snapshot's newest checkpoint predates the newest one already stored."""
-    if not stored.latest_event_at:
-        return False
-    newest = max((c.occurred_at for c in snapshot.checkpoints if c.occurred_at), default=None)
-    return newest is None or newest < datetime.fromisoformat(stored.latest_event_at)
+def pushed_identity(tracking: object) -> tuple[str, str] | None:
+    """The (courier, code) a pushed tracking object is about, as we spell them."""
+    if not isinstance(tracking, Mapping):
+        return None
+    code, courier = tracking.get("tracking_number"), tracking.get("courier_code")
+    if not isinstance(code, str) or not isinstance(courier, str) or not code or not courier:
+        return None
+    return courier.strip().lower(), normalize(code)
 
 
 def _batches(shipments: Sequence[Shipment]) -> list[tuple[str, list[Shipment]]]:

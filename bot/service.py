@@ -17,6 +17,7 @@ from bot.carrier import (
     MAX_NUMBERS_PER_REQUEST,
     CarrierError,
     CarrierInvalidInput,
+    CarrierNotFound,
     TrackingMoreClient,
 )
 from bot.codes import Entry
@@ -81,6 +82,24 @@ class Tracker:
                 to_register[(shipment.courier, shipment.code)] = shipment
         refused, unreachable = await self._register(list(to_register.values()))
         return [await self._settle(who.chat_id, result, refused, unreachable) for result in results]
+
+    async def refresh(self, shipment: Shipment) -> bool:
+        """Ask TrackingMore about one shipment now; True when something changed.
+
+        Changes go through the same path as a poll: stored, and told to every follower.
+        Raises CarrierError or TimeoutError when the carrier cannot answer in time.
+        """
+        async with asyncio.timeout(self._timeout):
+            fetched = await self._carrier.get(shipment.courier, [shipment.code])
+        return bool(await self._storage.ingest(fetched.snapshots))
+
+    async def retrack(self, shipment: Shipment) -> bool:
+        """Restart tracking of an expired shipment at TrackingMore, then refresh it."""
+        if not shipment.carrier_id:
+            raise CarrierNotFound("the shipment has no TrackingMore id yet")
+        async with asyncio.timeout(self._timeout):
+            await self._carrier.retrack(shipment.carrier_id)
+        return await self.refresh(shipment)
 
     async def _settle(
         self,

@@ -20,7 +20,17 @@ from typing import Any
 
 import aiosqlite
 
-from bot.tracking import TERMINAL_STATUSES, Change, Checkpoint, Snapshot, diff, iso_utc
+from bot.tracking import (
+    DELIVERED_RECHECK_DELAYS,
+    TERMINAL_STATUSES,
+    Change,
+    Checkpoint,
+    Snapshot,
+    Status,
+    diff,
+    iso_utc,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +142,14 @@ class Chat:
     language: str | None
     user_language: str | None
     blocked_at: str | None
+    notify_mode: str = "all"
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+
+
+_CHAT_COLUMNS = (
+    "id, type, title, language, user_language, blocked_at, notify_mode, quiet_start, quiet_end"
+)
 
 
 @dataclass(frozen=True)
@@ -146,6 +164,8 @@ class Shipment:
     latest_event_at: str | None
     last_change_at: str | None
     refused: bool = False  # TrackingMore refused the number as invalid
+    delivered_at: str | None = None
+    refreshed_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +177,8 @@ class Followed:
     added_by: int | None
     added_by_name: str | None
     added_at: str
+    muted: bool = False
+    archived_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,11 +217,19 @@ class Notification:
     payload: dict[str, Any]
     attempts: int
     created_at: str
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    added_by: int | None = None
+    added_by_name: str | None = None
 
 
 _SHIPMENT_COLUMNS = (
     "sh.id, sh.courier, sh.code, sh.carrier_id, sh.registered, sh.status, sh.substatus, "
-    "sh.latest_event_at, sh.last_change_at"
+    "sh.latest_event_at, sh.last_change_at, sh.delivered_at, sh.refreshed_at"
+)
+_SHIPMENT_WIDTH = 11
+_FOLLOWED_COLUMNS = (
+    f"{_SHIPMENT_COLUMNS}, s.label, s.added_by, s.added_by_name, s.added_at, s.muted, s.archived_at"
 )
 
 
@@ -215,6 +245,15 @@ def _shipment(row: Sequence[Any]) -> Shipment:
         latest_event_at=row[7],
         last_change_at=row[8],
         refused=row[4] == -1,
+        delivered_at=row[9],
+        refreshed_at=row[10],
+    )
+
+
+def _followed(row: Sequence[Any]) -> Followed:
+    label, added_by, added_by_name, added_at, muted, archived_at = row[_SHIPMENT_WIDTH:]
+    return Followed(
+        _shipment(row), label, added_by, added_by_name, added_at, bool(muted), archived_at
     )
 
 
@@ -317,23 +356,29 @@ class Storage:
                 (chat_id, chat_type, title, user_language, now),
             )
             async with db.execute(
-                "SELECT id, type, title, language, user_language, blocked_at FROM chats WHERE id=?",
-                (chat_id,),
+                f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id=?", (chat_id,)
             ) as cursor:
                 row = await cursor.fetchone()
         assert row is not None
         return Chat(*row)
 
     async def get_chat(self, chat_id: int) -> Chat | None:
-        row = await self._fetchone(
-            "SELECT id, type, title, language, user_language, blocked_at FROM chats WHERE id=?",
-            (chat_id,),
-        )
+        row = await self._fetchone(f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id=?", (chat_id,))
         return Chat(*row) if row else None
 
     async def set_chat_language(self, chat_id: int, language: str) -> None:
         async with self._transaction() as db:
             await db.execute("UPDATE chats SET language=? WHERE id=?", (language, chat_id))
+
+    async def set_notify_mode(self, chat_id: int, mode: str) -> None:
+        async with self._transaction() as db:
+            await db.execute("UPDATE chats SET notify_mode=? WHERE id=?", (mode, chat_id))
+
+    async def set_quiet_hours(self, chat_id: int, start: str | None, end: str | None) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE chats SET quiet_start=?, quiet_end=? WHERE id=?", (start, end, chat_id)
+            )
 
     async def block_chat(self, chat_id: int, reason: str) -> int:
         """Pause a chat that blocked or removed the bot; drop what was queued for it."""
@@ -424,12 +469,18 @@ class Storage:
 
     async def unfollow(self, chat_id: int, code: str) -> Shipment | None:
         """Stop following; returns the shipment that was followed, or None."""
+        return await self._unfollow(chat_id, "sh.code=?", code)
+
+    async def unfollow_by_id(self, chat_id: int, shipment_id: int) -> Shipment | None:
+        return await self._unfollow(chat_id, "sh.id=?", shipment_id)
+
+    async def _unfollow(self, chat_id: int, condition: str, value: object) -> Shipment | None:
         async with self._transaction() as db:
             async with db.execute(
                 f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh "
                 "JOIN subscriptions s ON s.shipment_id = sh.id "
-                "WHERE s.chat_id=? AND sh.code=? ORDER BY s.added_at LIMIT 1",
-                (chat_id, code),
+                f"WHERE s.chat_id=? AND {condition} ORDER BY s.added_at LIMIT 1",
+                (chat_id, value),
             ) as cursor:
                 row = await cursor.fetchone()
             if row is None:
@@ -445,23 +496,103 @@ class Storage:
             )
         return shipment
 
-    async def list_followed(self, chat_id: int) -> list[Followed]:
+    async def list_followed(self, chat_id: int, *, archived: bool | None = False) -> list[Followed]:
+        """What a chat follows: the current ones, the archived ones, or (None) all."""
+        where = {
+            False: "AND s.archived_at IS NULL",
+            True: "AND s.archived_at IS NOT NULL",
+            None: "",
+        }[archived]
         rows = await self._fetchall(
-            f"SELECT {_SHIPMENT_COLUMNS}, s.label, s.added_by, s.added_by_name, s.added_at "
+            f"SELECT {_FOLLOWED_COLUMNS} "
             "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
-            "WHERE s.chat_id=? ORDER BY s.added_at, sh.code",
+            f"WHERE s.chat_id=? {where} ORDER BY s.added_at, sh.code",
             (chat_id,),
         )
-        return [Followed(_shipment(r[:9]), r[9], r[10], r[11], r[12]) for r in rows]
+        return [_followed(r) for r in rows]
 
     async def get_followed(self, chat_id: int, code: str) -> Followed | None:
         row = await self._fetchone(
-            f"SELECT {_SHIPMENT_COLUMNS}, s.label, s.added_by, s.added_by_name, s.added_at "
+            f"SELECT {_FOLLOWED_COLUMNS} "
             "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
             "WHERE s.chat_id=? AND sh.code=? ORDER BY s.added_at LIMIT 1",
             (chat_id, code),
         )
-        return Followed(_shipment(row[:9]), row[9], row[10], row[11], row[12]) if row else None
+        return _followed(row) if row else None
+
+    async def get_followed_by_id(self, chat_id: int, shipment_id: int) -> Followed | None:
+        row = await self._fetchone(
+            f"SELECT {_FOLLOWED_COLUMNS} "
+            "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
+            "WHERE s.chat_id=? AND sh.id=?",
+            (chat_id, shipment_id),
+        )
+        return _followed(row) if row else None
+
+    async def set_label(self, chat_id: int, shipment_id: int, label: str | None) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE subscriptions SET label=? WHERE chat_id=? AND shipment_id=?",
+                (label, chat_id, shipment_id),
+            )
+
+    async def set_muted(self, chat_id: int, shipment_id: int, muted: bool) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE subscriptions SET muted=? WHERE chat_id=? AND shipment_id=?",
+                (int(muted), chat_id, shipment_id),
+            )
+            if muted:
+                await db.execute(
+                    "DELETE FROM outbox WHERE chat_id=? AND shipment_id=? AND sent_at IS NULL "
+                    "AND failed_at IS NULL",
+                    (chat_id, shipment_id),
+                )
+
+    async def set_archived(self, chat_id: int, shipment_id: int, archived: bool) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE subscriptions SET archived_at=? WHERE chat_id=? AND shipment_id=?",
+                (iso_utc() if archived else None, chat_id, shipment_id),
+            )
+
+    async def archive_delivered(self, delivered_before: datetime) -> int:
+        """Archive what was delivered before the given time; returns how many were."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE subscriptions SET archived_at=? WHERE archived_at IS NULL "
+                "AND shipment_id IN (SELECT id FROM shipments WHERE status='delivered' "
+                "                    AND delivered_at <= ?)",
+                (iso_utc(), iso_utc(delivered_before)),
+            )
+            return cursor.rowcount
+
+    async def claim_refresh(self, shipment_id: int, not_before: datetime) -> str | None:
+        """Mark a manual refresh unless one happened after `not_before`.
+
+        Returns None when claimed, or the time of the recent refresh that blocks it.
+        """
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT refreshed_at FROM shipments WHERE id=?", (shipment_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            last = row[0] if row else None
+            if last is not None and last > iso_utc(not_before):
+                return str(last)
+            await db.execute(
+                "UPDATE shipments SET refreshed_at=? WHERE id=?", (iso_utc(), shipment_id)
+            )
+            return None
+
+    async def orphan_shipments(self, limit: int = 50) -> list[Shipment]:
+        """Shipments nobody follows any more: to delete at the carrier, then here."""
+        rows = await self._fetchall(
+            f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh WHERE NOT EXISTS "
+            "(SELECT 1 FROM subscriptions s WHERE s.shipment_id = sh.id) ORDER BY sh.id LIMIT ?",
+            (limit,),
+        )
+        return [_shipment(r) for r in rows]
 
     async def events(self, shipment_id: int, limit: int = 50) -> list[Event]:
         rows = await self._fetchall(
@@ -482,15 +613,18 @@ class Storage:
         return [_shipment(r) for r in rows]
 
     async def shipments_to_poll(self) -> list[Shipment]:
-        """Registered, not terminal, followed by at least one chat that is not paused."""
+        """Registered and followed by a chat that is not paused; not terminal, except
+        delivered ones due for one of their re-checks (a delivery can turn into a return)."""
         placeholders = ",".join("?" * len(TERMINAL_STATUSES))
         rows = await self._fetchall(
             f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh WHERE sh.registered = 1 "
-            f"AND COALESCE(sh.status, '') NOT IN ({placeholders}) "
+            f"AND (COALESCE(sh.status, '') NOT IN ({placeholders}) "
+            "     OR (sh.status = 'delivered' AND sh.rechecks_left > 0 "
+            "         AND sh.next_recheck_at <= ?)) "
             "AND EXISTS (SELECT 1 FROM subscriptions s JOIN chats c ON c.id = s.chat_id "
             "            WHERE s.shipment_id = sh.id AND c.blocked_at IS NULL) "
             "ORDER BY sh.courier, sh.id",
-            tuple(sorted(TERMINAL_STATUSES)),
+            (*sorted(TERMINAL_STATUSES), iso_utc()),
         )
         return [_shipment(r) for r in rows]
 
@@ -548,6 +682,8 @@ class Storage:
                     (now, snapshot.carrier_id, shipment_id),
                 )
                 if change is None:
+                    if old_status == Status.DELIVERED:
+                        await self._count_recheck(db, shipment_id)
                     continue
                 await self._store_change(db, change, now, notify=notify)
                 changes.append(change)
@@ -580,6 +716,45 @@ class Storage:
             for shipment_id, (courier, code, status) in by_id.items()
         }
 
+    async def _count_recheck(self, db: aiosqlite.Connection, shipment_id: int) -> None:
+        """A delivered shipment was looked at again and had not changed."""
+        async with db.execute(
+            "SELECT rechecks_left, next_recheck_at FROM shipments WHERE id=?", (shipment_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[0] <= 0 or (row[1] and row[1] > iso_utc()):
+            return
+        left = row[0] - 1
+        delay = DELIVERED_RECHECK_DELAYS[len(DELIVERED_RECHECK_DELAYS) - left] if left else None
+        await db.execute(
+            "UPDATE shipments SET rechecks_left=?, next_recheck_at=? WHERE id=?",
+            (left, iso_utc(utcnow() + delay) if delay else None, shipment_id),
+        )
+
+    async def _track_delivery(self, db: aiosqlite.Connection, change: Change, now: str) -> None:
+        """Delivered: schedule the re-checks. No longer delivered (a return): active again."""
+        if change.new_status == Status.DELIVERED and change.old_status != Status.DELIVERED:
+            await db.execute(
+                "UPDATE shipments SET delivered_at=?, rechecks_left=?, next_recheck_at=? "
+                "WHERE id=?",
+                (
+                    now,
+                    len(DELIVERED_RECHECK_DELAYS),
+                    iso_utc(utcnow() + DELIVERED_RECHECK_DELAYS[0]),
+                    change.shipment_id,
+                ),
+            )
+        elif change.old_status == Status.DELIVERED and change.new_status != Status.DELIVERED:
+            await db.execute(
+                "UPDATE shipments SET delivered_at=NULL, rechecks_left=0, next_recheck_at=NULL "
+                "WHERE id=?",
+                (change.shipment_id,),
+            )
+            await db.execute(
+                "UPDATE subscriptions SET archived_at=NULL WHERE shipment_id=?",
+                (change.shipment_id,),
+            )
+
     async def _store_change(
         self, db: aiosqlite.Connection, change: Change, now: str, *, notify: bool
     ) -> None:
@@ -601,14 +776,73 @@ class Storage:
                 change.shipment_id,
             ),
         )
+        await self._track_delivery(db, change, now)
         if notify and change.worth_telling:
+            # Muted subscriptions hear nothing; "important" chats only the changes that matter.
             await db.execute(
                 "INSERT INTO outbox (chat_id, shipment_id, payload, created_at, next_attempt_at) "
                 "SELECT s.chat_id, s.shipment_id, ?, ?, ? FROM subscriptions s "
                 "JOIN chats c ON c.id = s.chat_id "
-                "WHERE s.shipment_id=? AND c.blocked_at IS NULL",
-                (json.dumps(_payload(change), ensure_ascii=False), now, now, change.shipment_id),
+                "WHERE s.shipment_id=? AND c.blocked_at IS NULL AND s.muted = 0 "
+                "AND (c.notify_mode = 'all' OR ?)",
+                (
+                    json.dumps(_payload(change), ensure_ascii=False),
+                    now,
+                    now,
+                    change.shipment_id,
+                    change.important,
+                ),
             )
+
+    # --- desk reports -------------------------------------------------------------------
+    # /export, /summary and the daily digest (bot/reports.py renders them).
+
+    async def desk_rows(self, chat_id: int, *, archived: bool) -> list[DeskRow]:
+        """Every shipment the chat follows with its newest event, in one query; archived
+        subscriptions only when `archived` is true."""
+        where = "" if archived else "AND s.archived_at IS NULL"
+        rows = await self._fetchall(
+            "SELECT sh.code, sh.courier, s.label, sh.status, sh.substatus, sh.registered = -1, "
+            "sh.latest_event_at, sh.last_change_at, s.added_by_name, s.added_at, "
+            "sh.delivered_at, s.archived_at, s.muted, "
+            "e.description, e.location, e.occurred_at, e.raw_time "
+            "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
+            "LEFT JOIN events e ON e.id = (SELECT id FROM events WHERE shipment_id = sh.id "
+            "    ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT 1) "
+            f"WHERE s.chat_id=? {where} ORDER BY s.added_at, sh.code",
+            (chat_id,),
+        )
+        return [_desk_row(r) for r in rows]
+
+    async def digest_schedule(self, chat_id: int) -> tuple[str | None, str | None]:
+        """The chat's digest time ('HH:MM', Rome) and the Rome day it was last sent."""
+        row = await self._fetchone(
+            "SELECT digest_time, digest_sent_day FROM chats WHERE id=?", (chat_id,)
+        )
+        return (row[0], row[1]) if row else (None, None)
+
+    async def set_digest(self, chat_id: int, clock: str | None, sent_day: str | None) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE chats SET digest_time=?, digest_sent_day=? WHERE id=?",
+                (clock, sent_day, chat_id),
+            )
+
+    async def chats_due_for_digest(self, clock: str, day: str) -> list[DigestChat]:
+        """Chats not paused whose digest time ('HH:MM') is at or before `clock` and that
+        have not had one on `day` (both Rome)."""
+        rows = await self._fetchall(
+            "SELECT id, type, language, user_language FROM chats "
+            "WHERE digest_time IS NOT NULL AND digest_time <= ? "
+            "AND (digest_sent_day IS NULL OR digest_sent_day < ?) AND blocked_at IS NULL "
+            "ORDER BY id",
+            (clock, day),
+        )
+        return [DigestChat(*r) for r in rows]
+
+    async def mark_digest_sent(self, chat_id: int, day: str) -> None:
+        async with self._transaction() as db:
+            await db.execute("UPDATE chats SET digest_sent_day=? WHERE id=?", (day, chat_id))
 
     # --- outbox -------------------------------------------------------------------------
 
@@ -616,7 +850,7 @@ class Storage:
         rows = await self._fetchall(
             "SELECT o.id, o.chat_id, c.type, c.language, c.user_language, o.shipment_id, "
             "sh.courier, sh.code, s.label, s.chat_id IS NOT NULL, o.payload, o.attempts, "
-            "o.created_at "
+            "o.created_at, c.quiet_start, c.quiet_end, s.added_by, s.added_by_name "
             "FROM outbox o JOIN chats c ON c.id = o.chat_id "
             "JOIN shipments sh ON sh.id = o.shipment_id "
             "LEFT JOIN subscriptions s ON s.chat_id = o.chat_id AND s.shipment_id = o.shipment_id "
@@ -639,6 +873,10 @@ class Storage:
                 payload=json.loads(r[10]),
                 attempts=r[11],
                 created_at=r[12],
+                quiet_start=r[13],
+                quiet_end=r[14],
+                added_by=r[15],
+                added_by_name=r[16],
             )
             for r in rows
         ]
@@ -749,6 +987,44 @@ class Gauges:
     chats_paused: int
     outbox_pending: int
     oldest_pending_created_at: str | None
+
+
+@dataclass(frozen=True)
+class DeskRow:
+    """One shipment as a chat follows it, with its newest event: a line of the desk reports."""
+
+    code: str
+    courier: str
+    label: str | None
+    status: str | None
+    substatus: str | None
+    refused: bool
+    latest_event_at: str | None  # naive Europe/Rome
+    last_change_at: str | None  # UTC
+    added_by_name: str | None
+    added_at: str  # UTC
+    delivered_at: str | None  # UTC
+    archived_at: str | None  # UTC
+    muted: bool
+    event_description: str | None
+    event_location: str | None
+    event_occurred_at: str | None  # naive Europe/Rome
+    event_raw_time: str | None
+
+
+def _desk_row(row: Sequence[Any]) -> DeskRow:
+    values = list(row)
+    values[5] = bool(values[5])
+    values[12] = bool(values[12])
+    return DeskRow(*values)
+
+
+@dataclass(frozen=True)
+class DigestChat:
+    id: int
+    type: str
+    language: str | None
+    user_language: str | None
 
 
 def _iso_local(moment: datetime | None) -> str | None:

@@ -18,6 +18,16 @@ pytestmark = pytest.mark.e2e
 
 CODE = "RR123456785IT"
 IT_CHAT, EN_CHAT, GROUP = 1001, 1002, -2001
+BOT = "postino_test_bot"
+
+
+def link(code: str, courier: str = "") -> str:
+    """How every code appears: a deep link that follows it in one tap."""
+    suffix = f"_{courier}" if courier else ""
+    return f'<a href="https://t.me/{BOT}?start=track_{code}{suffix}">{code}</a>'
+
+
+LINK = link(CODE)
 
 
 def texts(fake_tg: FakeTelegram, chat_id: int) -> list[str]:
@@ -48,10 +58,13 @@ def test_three_chats_follow_one_parcel_through_delivery(
 
     fake_tg.send_text(IT_CHAT, f"{CODE} Regalo mamma", language_code="it")
     assert next_text(fake_tg, IT_CHAT, 1) == (
-        f"✅ Ora seguo <b>Regalo mamma</b> · <code>{CODE}</code>\n⏳ In attesa"
+        f"✅ Ora seguo <b>Regalo mamma</b> · {LINK}\n⏳ In attesa"
     )
     fake_tg.send_text(EN_CHAT, "rr 123 456 785 it", language_code="en")
-    assert next_text(fake_tg, EN_CHAT, 1) == f"✅ Now following <code>{CODE}</code>\n⏳ Pending"
+    assert next_text(fake_tg, EN_CHAT, 1) == (
+        f"✅ Now following {LINK}\n⏳ Pending\n"
+        "✏️ Reply to this message with a name (customer, order…) to label it."
+    )
     fake_tg.send_text(
         GROUP,
         f"/track@{fake_tg.bot_username} {CODE} Cliente Rossi",
@@ -60,7 +73,7 @@ def test_three_chats_follow_one_parcel_through_delivery(
         language_code="en",
     )
     assert next_text(fake_tg, GROUP, 0) == (
-        f"✅ Ora seguo <b>Cliente Rossi</b> · <code>{CODE}</code>\n⏳ In attesa"
+        f"✅ Ora seguo <b>Cliente Rossi</b> · {LINK}\n⏳ In attesa"
     )
     assert fake_tm.count("create") == 1 and fake_tm.count("batch") == 0
 
@@ -103,11 +116,10 @@ def test_three_chats_follow_one_parcel_through_delivery(
     for status, detail, place, when, emoji, it_when, en_when, it_status, en_status in steps:
         fake_tm.move(CODE, status, detail, place, time=when)
         expected = {
-            IT_CHAT: f"{emoji} <b>Regalo mamma</b> · <code>{CODE}</code>\n<b>{it_status}</b>\n"
+            IT_CHAT: f"{emoji} <b>Regalo mamma</b> · {LINK}\n<b>{it_status}</b>\n"
             f"{detail}\n📍 {place} · 🕒 {it_when}",
-            EN_CHAT: f"{emoji} <code>{CODE}</code>\n<b>{en_status}</b>\n"
-            f"{detail}\n📍 {place} · 🕒 {en_when}",
-            GROUP: f"{emoji} <b>Cliente Rossi</b> · <code>{CODE}</code>\n<b>{it_status}</b>\n"
+            EN_CHAT: f"{emoji} {LINK}\n<b>{en_status}</b>\n{detail}\n📍 {place} · 🕒 {en_when}",
+            GROUP: f"{emoji} <b>Cliente Rossi</b> · {LINK}\n<b>{it_status}</b>\n"
             f"{detail}\n📍 {place} · 🕒 {it_when}",
         }
         for chat, text in expected.items():
@@ -157,9 +169,9 @@ def test_several_codes_labels_refusals_and_courier_override(
     )
     answer = next_text(fake_tg, EN_CHAT, 0)
     assert answer.splitlines() == [
-        f"✅ Now following <b>Mum's &lt;b&gt;gift&lt;/b&gt;</b> · <code>{CODE}</code>",
+        f"✅ Now following <b>Mum's &lt;b&gt;gift&lt;/b&gt;</b> · {LINK}",
         "⏳ Pending",
-        "✅ Now following <code>3UW1CEG000511</code>",
+        f"✅ Now following {link('3UW1CEG000511', 'italy-sda')}",
         "⏳ Pending",
         "❌ <code>RR123456784IT</code>: the check digit does not match — a typo?",
     ]
@@ -202,8 +214,9 @@ def test_list_status_button_remove_and_language(
     listing = fake_tg.wait_for_messages(IT_CHAT, 2)[1]
     assert listing["text"] == (
         "📦 <b>1 spedizione seguita qui</b>\n\n"
-        f"🚚 <b>Scarpe</b> · <code>{CODE}</code>\n"
-        "    In transito · ultimo aggiornamento 20 nov, 09:30"
+        "🚚 <b>In transito</b> (1)\n"
+        f"• <b>Scarpe</b> · {LINK}\n"
+        "    ultimo aggiornamento 20 nov, 09:30"
     )
     [[button]] = listing["reply_markup"]["inline_keyboard"]
     assert button["text"] == "🚚 Scarpe"
@@ -213,9 +226,11 @@ def test_list_status_button_remove_and_language(
     )
     timeline = next_text(fake_tg, IT_CHAT, 2)
     assert timeline == (
-        f"🚚 <b>Scarpe</b> · <code>{CODE}</code>\n"
+        f"🚚 <b>Scarpe</b> · {LINK}\n"
         "Corriere: poste-italiane\n"
-        "Stato: <b>In transito</b>\n\n"
+        "Stato: <b>In transito</b>\n"
+        '🔗 Apri su <a href="https://www.poste.it/cerca/index.html#/risultati-spedizioni/'
+        f'{CODE}">poste.it</a>\n\n'
         "<b>Cronologia</b> (dal più recente)\n"
         "🕒 <b>20 nov, 09:30</b> — In transito\n    In transito\n    📍 BOLOGNA\n"
         "🕒 <b>19 nov, 18:00</b> — Dati ricevuti\n    Accettata\n    📍 MILANO"
@@ -226,7 +241,7 @@ def test_list_status_button_remove_and_language(
     fake_tg.send_text(IT_CHAT, "/lang en", language_code="it")
     assert next_text(fake_tg, IT_CHAT, 4) == "🇬🇧 From now on I write in English in this chat."
     fake_tg.send_text(IT_CHAT, f"/remove {CODE}", language_code="it")
-    assert next_text(fake_tg, IT_CHAT, 5) == f"🗑 Stopped following <code>{CODE}</code>."
+    assert next_text(fake_tg, IT_CHAT, 5) == f"🗑 Stopped following {LINK}."
     fake_tg.send_text(IT_CHAT, f"/remove {CODE}", language_code="it")
     assert next_text(fake_tg, IT_CHAT, 6) == f"This chat does not follow <code>{CODE}</code>."
 
@@ -262,6 +277,7 @@ def test_menus_are_set_in_both_languages(bot_factory: BotFactory, fake_tg: FakeT
     menus = {entry["language_code"]: entry["commands"] for entry in fake_tg.commands()}
     assert set(menus) >= {None, "it", "en"} or set(menus) >= {"", "it", "en"}
     it_names = [c["command"] for c in menus["it"]]
-    assert it_names == ["track", "list", "status", "remove", "lang", "help"]
+    assert it_names[:4] == ["track", "list", "status", "remove"]
+    assert {"archived", "notify", "quiet", "lang", "help"} <= set(it_names)
     assert menus["it"][0]["description"].startswith("Segui una spedizione")
     assert menus["en"][0]["description"].startswith("Follow a shipment")

@@ -152,7 +152,10 @@ def test_a_push_is_told_at_once_and_the_poll_that_sees_it_later_stays_quiet(
     answer = web.push(fake_tm.webhook_payload(CODE))
     assert answer.status_code == 200
     assert "In transit" in fake_tg.wait_for_messages(CHAT, 2)[1]["text"]
-    assert fake_tm.count("get") == gets_before  # told by the push, not by a poll
+    # Told because of the push, which is a hint: the bot asked TrackingMore about that one
+    # shipment right away instead of waiting an hour for the next poll.
+    assert fake_tm.count("get") == gets_before + 1
+    assert fake_tm.requests[-1]["numbers"] == [CODE]
 
     bot.restart()  # the start-up poll sees the same change
     bot.wait_ready(fake_tg)
@@ -277,6 +280,33 @@ def test_pushes_about_unknown_or_older_states_change_nothing(
     assert web.push(older).status_code == 200
     wait_for_log(bot, "TrackingMore push: 1 tracking(s), 0 change(s)", count=2)
     assert_quiet(fake_tg, 2, seconds=1.0)
+
+
+def test_a_pushed_body_is_not_believed_over_trackingmore(
+    bot_factory: BotFactory,
+    fake_tg: FakeTelegram,
+    fake_tm: FakeTrackingMore,
+    push_env: dict[str, str],
+    web: Web,
+) -> None:
+    """The signature covers only the timestamp: a body made up by someone must not be told."""
+    bot = bot_factory(**{**push_env, "POLL_INTERVAL_SECONDS": "3600"})
+    follow(fake_tg, fake_tm)
+    wait_first_poll_cycle(web)
+    invented = fake_tm.webhook_payload(CODE)
+    invented["data"]["delivery_status"] = "delivered"
+    invented["data"]["origin_info"]["trackinfo"].insert(
+        0,
+        {
+            "checkpoint_date": "2026-11-22 10:00:00",
+            "tracking_detail": "Consegnato al vicino <b>Mallory</b>",
+            "location": "ROMA",
+            "checkpoint_delivery_status": "delivered",
+        },
+    )
+    assert web.push(invented).status_code == 200
+    wait_for_log(bot, "TrackingMore push: 1 tracking(s), 0 change(s)")
+    assert_quiet(fake_tg, 1, seconds=1.0)
 
 
 # --- Telegram webhook mode -------------------------------------------------------------

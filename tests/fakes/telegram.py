@@ -772,8 +772,10 @@ class FakeTelegram(BackgroundServer):
         return message
 
     def _bot_message(self, chat_id: int, params: JSON, **content: Any) -> JSON:
-        if params.get("reply_markup") is not None:
-            content["reply_markup"] = params["reply_markup"]
+        markup = params.get("reply_markup")
+        # A Message carries only inline keyboards; ForceReply and reply keyboards are not echoed.
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            content["reply_markup"] = markup
         reply_to = _reply_to_id(params)
         if reply_to is not None and (chat_id, reply_to) in self._stored:
             content["reply_to_message"] = self._quoted(chat_id, reply_to)

@@ -1,0 +1,562 @@
+"""End to end, the tracking desk: files of codes, many pasted lines, /export, /summary, /digest.
+
+The real bot against the fake Telegram and TrackingMore; to age shipments, the test stops the
+bot and edits its (real) SQLite file, then starts it again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import BotFactory
+from fakes.telegram import FakeTelegram
+from fakes.trackingmore import FakeTrackingMore
+
+from bot.i18n import Translator
+from bot.tracking import ROME
+
+pytestmark = pytest.mark.e2e
+
+CHAT, OTHER_CHAT, GROUP = 1001, 1002, -2001
+ADMIN, MEMBER = 501, 502
+POSTE = "poste-italiane"
+TYPO = "RR123456784IT"
+
+
+def s10(serial: int) -> str:
+    digits = f"{serial:08d}"
+    total = sum(int(d) * w for d, w in zip(digits, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
+    check = {10: 0, 11: 5}.get(11 - total % 11, 11 - total % 11)
+    return f"RR{digits}{check}IT"
+
+
+def wrong_check_digit(code: str) -> str:
+    return f"{code[:10]}{(int(code[10]) + 1) % 10}{code[11:]}"
+
+
+def link(fake_tg: FakeTelegram, code: str) -> str:
+    """How the bot shows a followable Poste Italiane code: a one-tap deep link."""
+    return f'<a href="https://t.me/{fake_tg.bot_username}?start=track_{code}">{code}</a>'
+
+
+def ask(fake_tg: FakeTelegram, chat_id: int, text: str, **kwargs: Any) -> str:
+    before = len(fake_tg.texts(chat_id))
+    fake_tg.send_text(chat_id, text, **kwargs)
+    return fake_tg.wait_for_messages(chat_id, before + 1, timeout=30)[before]["text"]
+
+
+def upload(fake_tg: FakeTelegram, chat_id: int, name: str, content: bytes, **kwargs: Any) -> str:
+    before = len(fake_tg.texts(chat_id))
+    fake_tg.send_document(chat_id, name, content, **kwargs)
+    return fake_tg.wait_for_messages(chat_id, before + 1, timeout=30)[before]["text"]
+
+
+def documents(fake_tg: FakeTelegram, chat_id: int) -> list[dict[str, Any]]:
+    return [m for m in fake_tg.messages(chat_id) if m["method"] == "sendDocument"]
+
+
+@contextmanager
+def database(bot_env: dict[str, str]) -> Iterator[sqlite3.Connection]:
+    with closing(sqlite3.connect(bot_env["DATABASE_PATH"])) as db, db:
+        yield db
+
+
+def rome_time(moment: datetime) -> str:
+    return moment.astimezone(ROME).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+# --- files and many lines --------------------------------------------------------------------
+
+
+def test_csv_file_in_a_private_chat_is_summarised_and_registered_in_batches_of_40(
+    bot_factory: BotFactory,
+    fake_tg: FakeTelegram,
+    fake_tm: FakeTrackingMore,
+    bot_env: dict[str, str],
+) -> None:
+    bot_factory()
+    already = s10(60_000_999)
+    ask(fake_tg, CHAT, already)
+    fake_tm.clear_requests()
+    codes = [s10(60_000_000 + i) for i in range(95)]
+    rows = ["Tracking Number;Name;Courier", ""]  # rows 1-2
+    rows += [f"{code};Ordine {i} caffè;" for i, code in enumerate(codes)]  # rows 3-97
+    rows += [
+        f"{already};gia seguita;",  # 98
+        f"{TYPO};typo;",  # 99
+        ";Mario Rossi;",  # 100
+        f"{codes[0]};di nuovo;",  # 101
+        "3UW1CEG000511;SDA;Poste Italiane",  # 102
+        "ciao;x;",  # 103
+    ]
+    data = "\r\n".join(rows).encode("cp1252")  # as Excel on Windows saves it
+
+    answer = upload(fake_tg, CHAT, "spedizioni.csv", data)
+
+    assert answer == (
+        "📋 <b>101 lines read</b>\n"
+        "✅ Added: 95\n"
+        "ℹ️ Already followed: 1\n"
+        "❌ Refused: 5\n"
+        "\n"
+        "<b>Refused</b>\n"
+        f"• row 99: <code>{TYPO}</code> — the check digit does not match (a typo?)\n"
+        "• row 100: <code>Mario Rossi</code> — no code in the code column\n"
+        f"• row 101: <code>{codes[0]}</code> — same code as row 3\n"
+        "• row 102: <code>Poste Italiane</code> — unknown courier code (use TrackingMore's "
+        "codes, e.g. italy-sda)\n"
+        "• row 103: <code>ciao</code> — not a tracking code I recognise"
+    )
+    batches = [r["numbers"] for r in fake_tm.requests if r["endpoint"] == "batch"]
+    assert [len(numbers) for numbers in batches] == [40, 40, 15]
+    assert sorted(n for numbers in batches for n in numbers) == sorted(codes)
+    assert fake_tm.count("create") == 0
+    with database(bot_env) as db:
+        labels = dict(
+            db.execute(
+                "SELECT sh.code, s.label FROM subscriptions s "
+                "JOIN shipments sh ON sh.id = s.shipment_id WHERE s.chat_id = ?",
+                (CHAT,),
+            ).fetchall()
+        )
+    assert len(labels) == 96
+    assert labels[codes[0]] == "Ordine 0 caffè"
+    assert labels[already] == "gia seguita"  # a name given again replaces the old one
+
+
+def test_group_imports_a_document_captioned_import_and_ignores_other_documents(
+    bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
+) -> None:
+    bot_factory()
+    codes = [s10(61_000_000 + i) for i in range(3)]
+    data = "\ufeffetichetta,codice\n" + "\n".join(f"Cliente {i},{c}" for i, c in enumerate(codes))
+    content = data.encode()
+    in_group: dict[str, Any] = {"chat_type": "group", "user_id": MEMBER}
+    uncaptioned = fake_tg.send_document(GROUP, "a.csv", content, **in_group)
+    fake_tg.send_document(GROUP, "b.csv", content, caption="/import@other_bot", **in_group)
+
+    answer = upload(
+        fake_tg, GROUP, "c.csv", content, caption=f"/import@{fake_tg.bot_username}", **in_group
+    )
+
+    added = "\n".join(
+        f"• <b>Cliente {i}</b> · {link(fake_tg, code)} — ⏳ In attesa"
+        for i, code in enumerate(codes)
+    )
+    assert answer == (
+        "📋 <b>3 righe lette</b>\n"
+        "✅ Aggiunte: 3\n"
+        "ℹ️ Già seguite: 0\n"
+        "❌ Rifiutate: 0\n"
+        "\n"
+        "<b>Aggiunte</b>\n"
+        f"{added}"
+    )
+    assert fake_tm.count("batch") == 1
+    assert "<code>/import</code> come didascalia" in ask(fake_tg, GROUP, "/import", **in_group)
+    # /import in reply to a document imports that one: the same codes, now already followed.
+    replied = uncaptioned["message"]["message_id"]
+    again = ask(fake_tg, GROUP, "/import", reply_to_message_id=replied, **in_group)
+    assert again.splitlines()[:4] == [
+        "📋 <b>3 righe lette</b>",
+        "✅ Aggiunte: 0",
+        "ℹ️ Già seguite: 3",
+        "❌ Rifiutate: 0",
+    ]
+    assert len(fake_tg.texts(GROUP)) == 3  # nothing answered the two other documents
+    assert fake_tm.count("batch") == 1
+
+
+def test_files_that_are_not_lists_of_codes_get_a_clear_answer(
+    bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
+) -> None:
+    bot_factory()
+    pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+    cases = [
+        ("fattura.pdf", pdf, "application/pdf", "I can import only <b>.csv</b> or <b>.txt</b>"),
+        ("codes.csv", pdf, "text/csv", "This file is not text, so it is not a CSV"),
+        ("codes.csv", b"PK\x03\x04" + bytes(300), "text/csv", "an Excel (or similar) workbook"),
+        ("empty.txt", b"", "text/plain", "This file is empty."),
+        ("notes.txt", b"Dear shop,\nthanks for order 12.\n", "text/plain", "found no tracking"),
+        ("broken.csv", f'{TYPO};ok\n{TYPO};"open\n'.encode() + b"a;b\n" * 20, "text/csv", "line 2"),
+        ("big.csv", b"RR123456785IT\n" * 80_000, "text/csv", "I import files up to 1 MB"),
+    ]
+    for name, content, mime_type, expected in cases:
+        assert expected in upload(fake_tg, CHAT, name, content, mime_type=mime_type), name
+    downloads = [c for c in fake_tg.calls("getFile")]
+    assert len(downloads) == len(cases) - 2  # neither the PDF by name nor the big file
+    assert fake_tm.requests == []
+    assert "found no tracking code" in ask(fake_tg, CHAT, "hello")  # still fine
+
+
+def test_sixty_pasted_lines_get_a_summary(
+    bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
+) -> None:
+    bot_factory()
+    codes = [s10(62_000_000 + i) for i in range(52)]
+    typos = [wrong_check_digit(s10(62_100_000 + i)) for i in range(5)]
+    lines = [*codes[:20], "grazie!", *typos, *codes[20:], "a dopo", "ciao"]
+    assert len(lines) == 60
+
+    answer = ask(fake_tg, CHAT, "\n".join(lines))
+
+    refused = "\n".join(
+        f"• <code>{typo}</code> — the check digit does not match (a typo?)" for typo in typos
+    )
+    assert answer == (
+        "📋 <b>55 lines read</b>\n"
+        "✅ Added: 50\n"
+        "ℹ️ Already followed: 0\n"
+        "❌ Refused: 5\n"
+        "\n"
+        "<b>Refused</b>\n"
+        f"{refused}\n"
+        "\n"
+        "⚠️ I read at most 50 codes per message: 2 more were skipped. Send them in another message."
+    )
+    assert [len(r["numbers"]) for r in fake_tm.requests if r["endpoint"] == "batch"] == [40, 10]
+
+
+# --- /export ---------------------------------------------------------------------------------
+
+
+def test_export_is_a_csv_of_everything_followed_and_imports_back(
+    bot_factory: BotFactory,
+    fake_tg: FakeTelegram,
+    fake_tm: FakeTrackingMore,
+    bot_env: dict[str, str],
+) -> None:
+    moving, delivered, waiting = s10(63_000_001), s10(63_000_002), s10(63_000_003)
+    fake_tm.script(
+        moving,
+        events=[{"detail": "In transito", "location": "BOLOGNA", "time": "2026-11-20 09:30:00"}],
+    )
+    fake_tm.script(
+        delivered,
+        events=[
+            {
+                "detail": "Consegnato",
+                "location": "ROMA",
+                "time": "2026-11-21 12:40:00",
+                "status": "delivered",
+            }
+        ],
+    )
+    bot = bot_factory()
+    assert "nothing to export" in ask(fake_tg, CHAT, "/export")
+    for line in (
+        f'{moving} =HYPERLINK("http://x.example","clic")',
+        f"{delivered} +39 333 1234567",
+        f"{waiting} @mario, scatola",
+    ):
+        ask(fake_tg, CHAT, line, language_code="it", first_name="Ada")
+    bot.stop()
+    with database(bot_env) as db:
+        db.execute(
+            "UPDATE subscriptions SET archived_at = '2026-11-22T09:00:00.000+00:00' "
+            "WHERE shipment_id = (SELECT id FROM shipments WHERE code = ?)",
+            (delivered,),
+        )
+    bot.start()
+    bot.wait_ready(fake_tg)
+
+    fake_tg.send_text(CHAT, "/export", language_code="it")
+    [document] = fake_tg.wait_until(lambda f: documents(f, CHAT), what="the export")
+    name, content = document["document"]
+    today = datetime.now(ROME).strftime("%Y-%m-%d")
+    assert name == f"postino-{CHAT}-{today.replace('-', '')}.csv"
+    assert document["text"] == "📄 3 spedizioni seguite in questa chat"
+    assert content.startswith(b"\xef\xbb\xbf")
+    header, *rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert header == [
+        "codice",
+        "etichetta",
+        "corriere",
+        "stato",
+        "sottostato",
+        "ultimo evento",
+        "ora ultimo evento",
+        "aggiunta da",
+        "aggiunta il",
+        "consegnata il",
+        "archiviata il",
+    ]
+    now_pattern = re.compile(rf"{today} \d\d:\d\d")
+    added_at = [row.pop(8) for row in rows]
+    assert all(now_pattern.fullmatch(value) for value in added_at)
+    assert now_pattern.fullmatch(rows[1].pop(8))  # delivered at: when the bot learnt it
+    assert rows == [
+        [
+            moving,
+            '\'=HYPERLINK("http://x.example","clic")',
+            POSTE,
+            "In transito",
+            "transit001",
+            "In transito — BOLOGNA",
+            "2026-11-20 09:30",
+            "Ada",
+            "",
+            "",
+        ],
+        [
+            delivered,
+            "'+39 333 1234567",
+            POSTE,
+            "Consegnata",
+            "delivered001",
+            "Consegnato — ROMA",
+            "2026-11-21 12:40",
+            "Ada",
+            "2026-11-22 10:00",
+        ],
+        [waiting, "'@mario, scatola", POSTE, "In attesa", "", "", "", "Ada", "", ""],
+    ]
+
+    # The export is a valid import: another chat takes the same list, names intact.
+    answer = upload(fake_tg, OTHER_CHAT, name, content)
+    assert answer.splitlines()[:4] == [
+        "📋 <b>3 lines read</b>",
+        "✅ Added: 3",
+        "ℹ️ Already followed: 0",
+        "❌ Refused: 0",
+    ]
+    with database(bot_env) as db:
+        labels = db.execute(
+            "SELECT s.label FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
+            "WHERE s.chat_id = ? ORDER BY sh.code",
+            (OTHER_CHAT,),
+        ).fetchall()
+    assert labels == [
+        ('=HYPERLINK("http://x.example","clic")',),
+        ("+39 333 1234567",),
+        ("@mario, scatola",),
+    ]
+
+
+# --- /summary --------------------------------------------------------------------------------
+
+
+def test_summary_counts_statuses_and_lists_what_needs_attention(
+    bot_factory: BotFactory,
+    fake_tg: FakeTelegram,
+    fake_tm: FakeTrackingMore,
+    bot_env: dict[str, str],
+) -> None:
+    recent = rome_time(datetime.now(UTC) - timedelta(hours=2))
+    problem, expired, quiet, stale, moving, done, archived = (s10(64_000_000 + i) for i in range(7))
+    fake_tm.script(
+        problem,
+        events=[{"detail": "Indirizzo errato", "time": recent, "status": "exception"}],
+    )
+    fake_tm.script(expired, status="expired")
+    fake_tm.script(moving, events=[{"detail": "In transito", "time": recent}])
+    fake_tm.script(
+        done,
+        events=[{"detail": "Consegnato", "time": "2026-10-01 10:00:00", "status": "delivered"}],
+    )
+    fake_tm.script(
+        archived, events=[{"detail": "Danneggiato", "time": recent, "status": "exception"}]
+    )
+    bot = bot_factory()
+    assert "follows no shipments at the moment" in ask(fake_tg, CHAT, "/summary")
+    for line in (f"{problem} Rossi", expired, quiet, f"{stale} Bianchi", moving, done, archived):
+        ask(fake_tg, CHAT, line)
+    bot.stop()
+    now = datetime.now(UTC)
+    with database(bot_env) as db:
+        for code, column, value in (
+            (quiet, "added_at", iso_utc(now - timedelta(days=8, hours=1))),
+            (stale, "added_at", iso_utc(now - timedelta(days=40, hours=1))),
+            (archived, "archived_at", iso_utc(now)),
+        ):
+            db.execute(
+                f"UPDATE subscriptions SET {column} = ? "
+                "WHERE shipment_id = (SELECT id FROM shipments WHERE code = ?)",
+                (value, code),
+            )
+    bot.start()
+    bot.wait_ready(fake_tg)
+
+    assert ask(fake_tg, CHAT, "/summary") == (
+        "📊 <b>6 shipments followed here</b>\n"
+        "⏳ Pending: 2\n"
+        "🚚 In transit: 1\n"
+        "✅ Delivered: 1\n"
+        "🚨 Exception: 1\n"
+        "⌛ Expired (no updates): 1\n"
+        "\n"
+        "⚠️ <b>Needs attention (4)</b>\n"
+        f"🚨 <b>Rossi</b> · {link(fake_tg, problem)}\n"
+        "    Exception\n"
+        f"⌛ {link(fake_tg, expired)}\n"
+        "    Expired (no updates)\n"
+        f"🕸 <b>Bianchi</b> · {link(fake_tg, stale)}\n"
+        "    stale: no movement for 40 days\n"
+        f"💤 {link(fake_tg, quiet)}\n"
+        "    no movement for 8 days"
+    )
+
+
+# --- /digest ---------------------------------------------------------------------------------
+
+
+def test_digest_time_is_set_by_group_admins_only(
+    bot_factory: BotFactory, fake_tg: FakeTelegram, bot_env: dict[str, str]
+) -> None:
+    bot_factory()
+    fake_tg.set_chat_admins(GROUP, [ADMIN])
+    member: dict[str, Any] = {"chat_type": "group", "user_id": MEMBER}
+    admin: dict[str, Any] = {"chat_type": "group", "user_id": ADMIN}
+
+    assert ask(fake_tg, GROUP, "/digest 08:30", **member) == (
+        "Solo gli amministratori del gruppo possono cambiare il riepilogo del giorno."
+    )
+    before = len(fake_tg.texts(GROUP))
+    update = fake_tg.send_text(GROUP, "/digest 8.30", **admin)
+    answer = fake_tg.wait_for_messages(GROUP, before + 1)[before]["text"]
+    written = datetime.fromtimestamp(update["message"]["date"], ROME).strftime("%H:%M")
+    starts = "oggi" if written <= "08:30" else "domani"
+    assert answer == (
+        "🗞 Fatto: il riepilogo arriva ogni giorno alle 08:30 (ora italiana), "
+        f"a partire da {starts}."
+    )
+    with database(bot_env) as db:
+        assert db.execute("SELECT digest_time FROM chats WHERE id = ?", (GROUP,)).fetchone() == (
+            "08:30",
+        )
+    assert "Ora: ogni giorno alle 08:30." in ask(fake_tg, GROUP, "/digest", **member)
+    assert ask(fake_tg, GROUP, "/digest 25:61", **admin).startswith(
+        "⏰ 25:61 non è un'ora del giorno."
+    )
+    assert ask(fake_tg, GROUP, "/digest off", **member).startswith("Solo gli amministratori")
+    assert ask(fake_tg, GROUP, "/digest off", **admin) == "🗞 Riepilogo del giorno disattivato."
+    with database(bot_env) as db:
+        assert db.execute("SELECT digest_time FROM chats WHERE id = ?", (GROUP,)).fetchone() == (
+            None,
+        )
+
+
+def digests(fake_tg: FakeTelegram, chat_id: int) -> list[str]:
+    return [text for text in fake_tg.texts(chat_id) if text.startswith("🗞 <b>Daily digest</b>")]
+
+
+def set_digest_to_this_minute(fake_tg: FakeTelegram, chat_id: int) -> str:
+    """`/digest HH:MM` for the minute the message is written in (retried across a boundary)."""
+    while True:
+        clock = datetime.now(ROME).strftime("%H:%M")
+        update = fake_tg.send_text(chat_id, f"/digest {clock}")
+        written = datetime.fromtimestamp(update["message"]["date"], ROME).strftime("%H:%M")
+        if written == clock:
+            return clock
+
+
+def test_digest_comes_once_a_day_at_the_chosen_minute(
+    bot_factory: BotFactory,
+    fake_tg: FakeTelegram,
+    fake_tm: FakeTrackingMore,
+    bot_env: dict[str, str],
+) -> None:
+    now = datetime.now(ROME)
+    if now.hour == 23 and now.minute >= 58:  # the day must not change during the test
+        time.sleep((60 - now.minute) * 60 - now.second + 2)
+    recent = rome_time(datetime.now(UTC) - timedelta(hours=3))
+    moving, problem = s10(65_000_001), s10(65_000_002)
+    fake_tm.script(
+        moving, events=[{"detail": "In transito", "location": "BOLOGNA", "time": recent}]
+    )
+    fake_tm.script(
+        problem,
+        events=[
+            {
+                "detail": "Indirizzo errato",
+                "location": "MILANO",
+                "time": recent,
+                "status": "exception",
+            }
+        ],
+    )
+    bot = bot_factory()
+    ask(fake_tg, CHAT, moving)
+    ask(fake_tg, CHAT, f"{problem} Rossi")
+
+    clock = set_digest_to_this_minute(fake_tg, CHAT)
+
+    [digest] = fake_tg.wait_until(lambda f: digests(f, CHAT), timeout=20, what="the digest")
+    when = Translator("en").datetime(datetime.fromisoformat(recent))
+    assert digest == (
+        "🗞 <b>Daily digest</b>\n"
+        "\n"
+        "🚚 <b>Moved in the last 24 hours (2)</b>\n"
+        f"🚨 <b>Rossi</b> · {link(fake_tg, problem)} — Exception\n"
+        f"    Indirizzo errato · 📍 MILANO · 🕒 {when}\n"
+        f"🚚 {link(fake_tg, moving)} — In transit\n"
+        f"    In transito · 📍 BOLOGNA · 🕒 {when}\n"
+        "\n"
+        "⚠️ <b>Needs attention (1)</b>\n"
+        f"🚨 <b>Rossi</b> · {link(fake_tg, problem)}\n"
+        "    Exception"
+    )
+    assert f"every day at {clock} (Italian time), starting today" in fake_tg.texts(CHAT)[2]
+
+    # A restart the same day does not repeat it (the check runs a second after start).
+    bot.restart()
+    bot.wait_ready(fake_tg)
+    time.sleep(3)
+    assert len(digests(fake_tg, CHAT)) == 1
+
+    # The next day (as far as the database knows) the periodic check sends it again, once.
+    bot.stop()
+    with database(bot_env) as db:
+        db.execute("UPDATE chats SET digest_sent_day = '2000-01-01' WHERE id = ?", (CHAT,))
+    bot.start()
+    bot.wait_ready(fake_tg)
+    fake_tg.wait_until(lambda f: len(digests(f, CHAT)) == 2, timeout=20, what="the 2nd digest")
+    time.sleep(2)
+    assert len(digests(fake_tg, CHAT)) == 2
+    with database(bot_env) as db:
+        row = db.execute("SELECT digest_sent_day FROM chats WHERE id = ?", (CHAT,)).fetchone()
+    assert row == (datetime.now(ROME).date().isoformat(),)
+
+
+def test_a_digest_to_a_chat_that_blocked_the_bot_pauses_the_chat(
+    bot_factory: BotFactory, fake_tg: FakeTelegram, bot_env: dict[str, str]
+) -> None:
+    bot = bot_factory()
+    ask(fake_tg, CHAT, s10(66_000_001))
+    bot.stop()
+    with database(bot_env) as db:
+        db.execute("UPDATE chats SET digest_time = '00:00' WHERE id = ?", (CHAT,))
+    fake_tg.block_chat(CHAT)
+    bot.start()
+    bot.wait_ready(fake_tg)
+
+    def refused_sends(f: FakeTelegram) -> list[dict[str, Any]]:
+        return [c for c in f.failed_calls("sendMessage") if c["chat_id"] == CHAT]
+
+    fake_tg.wait_until(refused_sends, what="the digest refused with 403")
+
+    def paused() -> bool:
+        with database(bot_env) as db:
+            return db.execute("SELECT blocked_at FROM chats WHERE id = ?", (CHAT,)).fetchone()[0]
+
+    deadline = time.monotonic() + 10
+    while not paused() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert paused()
+    with database(bot_env) as db:
+        row = db.execute("SELECT digest_sent_day FROM chats WHERE id = ?", (CHAT,)).fetchone()
+    assert row == (None,)  # not marked: Telegram did not take it
+    assert len(refused_sends(fake_tg)) == 1  # paused: not tried again
