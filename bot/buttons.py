@@ -30,7 +30,8 @@ REFRESH_INTERVAL = timedelta(minutes=10)
 _CANDIDATE_CODE_RE = re.compile(r"[A-Z0-9]{10,30}")
 CLEAR_LABEL = "-"
 
-ButtonAction = Callable[[Update, Context, Translator, int], Awaitable[None]]
+ShipmentAction = Callable[[Update, Context, Translator, Followed], Awaitable[None]]
+PageAction = Callable[[Update, Context, Translator, int], Awaitable[None]]
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -38,11 +39,20 @@ async def on_button(update: Update, context: Context) -> None:
     assert query is not None
     t = await chat_translator(update, context)
     action, _, argument = (query.data or "").partition(":")
-    handler = ACTIONS.get(action)
-    if handler is None or not argument.isdigit() or len(argument) > 12:
+    if not argument.isdigit() or len(argument) > 12:
         await query.answer(t("button.stale"))
         return
-    await handler(update, context, t, int(argument))
+    number = int(argument)
+    if action in SHIPMENT_ACTIONS:
+        followed = await _followed(update, context, number)
+        if followed is None:
+            await query.answer(t("button.stale"))
+            return
+        await SHIPMENT_ACTIONS[action](update, context, t, followed)
+    elif action in PAGE_ACTIONS:
+        await PAGE_ACTIONS[action](update, context, t, number)
+    else:
+        await query.answer(t("button.stale"))
 
 
 async def _followed(update: Update, context: Context, shipment_id: int) -> Followed | None:
@@ -63,11 +73,7 @@ async def _stale(update: Update, t: Translator) -> None:
 # --- one shipment ---------------------------------------------------------------------------
 
 
-async def show_details(update: Update, context: Context, t: Translator, shipment_id: int) -> None:
-    followed = await _followed(update, context, shipment_id)
-    if followed is None:
-        await _stale(update, t)
-        return
+async def show_details(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     await _query(update).answer()
     await send_timeline(update, context, t, followed)
 
@@ -84,11 +90,7 @@ async def send_timeline(
     await reply(update, render.timeline(t, followed, events), reply_markup=keyboard)
 
 
-async def ask_for_name(update: Update, context: Context, t: Translator, shipment_id: int) -> None:
-    followed = await _followed(update, context, shipment_id)
-    if followed is None:
-        await _stale(update, t)
-        return
+async def ask_for_name(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     await _query(update).answer()
     shipment = followed.shipment
     await reply(
@@ -100,42 +102,34 @@ async def ask_for_name(update: Update, context: Context, t: Translator, shipment
     )
 
 
-async def toggle_mute(update: Update, context: Context, t: Translator, shipment_id: int) -> None:
-    followed = await _followed(update, context, shipment_id)
-    if followed is None:
-        await _stale(update, t)
-        return
+async def toggle_mute(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     muted = not followed.muted
     chat = update.effective_chat
     assert chat is not None
-    await context.services.storage.set_muted(chat.id, shipment_id, muted)
+    await context.services.storage.set_muted(chat.id, followed.shipment.id, muted)
     name = followed.label or followed.shipment.code
     await _query(update).answer(t("mute.on" if muted else "mute.off", name=name))
     keyboard = render.shipment_keyboard(
-        t, shipment_id, muted=muted, status=followed.shipment.status
+        t, followed.shipment.id, muted=muted, status=followed.shipment.status
     )
     await _edit_markup(_query(update), keyboard)
 
 
-async def ask_to_remove(update: Update, context: Context, t: Translator, shipment_id: int) -> None:
-    followed = await _followed(update, context, shipment_id)
-    if followed is None:
-        await _stale(update, t)
-        return
+async def ask_to_remove(
+    update: Update, context: Context, t: Translator, followed: Followed
+) -> None:
     await _query(update).answer()
     shipment = followed.shipment
     await reply(
         update,
         t("remove.confirm", title=render.title(t, shipment.code, followed.label, shipment.courier)),
-        reply_markup=render.remove_confirmation(t, shipment_id),
+        reply_markup=render.remove_confirmation(t, followed.shipment.id),
     )
 
 
-async def confirm_remove(update: Update, context: Context, t: Translator, shipment_id: int) -> None:
-    followed = await _followed(update, context, shipment_id)
-    if followed is None:
-        await _stale(update, t)
-        return
+async def confirm_remove(
+    update: Update, context: Context, t: Translator, followed: Followed
+) -> None:
     user = update.effective_user
     added_by_someone_else = followed.added_by is not None and (
         user is None or followed.added_by != user.id
@@ -147,27 +141,23 @@ async def confirm_remove(update: Update, context: Context, t: Translator, shipme
         return
     chat = update.effective_chat
     assert chat is not None
-    await context.services.storage.unfollow_by_id(chat.id, shipment_id)
+    await context.services.storage.unfollow_by_id(chat.id, followed.shipment.id)
     await _query(update).answer()
     code = render.code_html(followed.shipment.code, followed.shipment.courier)
     await _edit_text(_query(update), t("remove.done", code=code))
 
 
-async def cancel_remove(update: Update, context: Context, t: Translator, shipment_id: int) -> None:
-    followed = await _followed(update, context, shipment_id)
+async def cancel_remove(
+    update: Update, context: Context, t: Translator, followed: Followed
+) -> None:
     await _query(update).answer()
-    if followed is not None:
-        code = render.code_html(followed.shipment.code, followed.shipment.courier)
-        await _edit_text(_query(update), t("remove.kept", code=code))
+    code = render.code_html(followed.shipment.code, followed.shipment.courier)
+    await _edit_text(_query(update), t("remove.kept", code=code))
 
 
-async def refresh(update: Update, context: Context, t: Translator, shipment_id: int) -> None:
-    followed = await _followed(update, context, shipment_id)
-    if followed is None:
-        await _stale(update, t)
-        return
+async def refresh(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     storage = context.services.storage
-    blocked_by = await storage.claim_refresh(shipment_id, utcnow() - REFRESH_INTERVAL)
+    blocked_by = await storage.claim_refresh(followed.shipment.id, utcnow() - REFRESH_INTERVAL)
     if blocked_by is not None:
         last = parse_iso_utc(blocked_by) or utcnow()
         await _query(update).answer(
@@ -177,11 +167,7 @@ async def refresh(update: Update, context: Context, t: Translator, shipment_id: 
     await _ask_carrier(update, context, t, followed, retrack=False)
 
 
-async def retrack(update: Update, context: Context, t: Translator, shipment_id: int) -> None:
-    followed = await _followed(update, context, shipment_id)
-    if followed is None:
-        await _stale(update, t)
-        return
+async def retrack(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     if followed.shipment.status != Status.EXPIRED:
         await _query(update).answer(t("retrack.not_expired"))
         return
@@ -233,14 +219,13 @@ async def _show_page(
     await _edit_text(_query(update), shown.text, shown.keyboard)
 
 
-async def restore(update: Update, context: Context, t: Translator, shipment_id: int) -> None:
-    followed = await _followed(update, context, shipment_id)
-    if followed is None or followed.archived_at is None:
+async def restore(update: Update, context: Context, t: Translator, followed: Followed) -> None:
+    if followed.archived_at is None:
         await _stale(update, t)
         return
     chat = update.effective_chat
     assert chat is not None
-    await context.services.storage.set_archived(chat.id, shipment_id, archived=False)
+    await context.services.storage.set_archived(chat.id, followed.shipment.id, archived=False)
     await _query(update).answer(
         t("archived.restored", name=followed.label or followed.shipment.code)
     )
@@ -249,7 +234,8 @@ async def restore(update: Update, context: Context, t: Translator, shipment_id: 
     await _edit_text(_query(update), shown.text, shown.keyboard)
 
 
-ACTIONS: dict[str, ButtonAction] = {
+# Actions on one shipment this chat follows (`<action>:<shipment id>`).
+SHIPMENT_ACTIONS: dict[str, ShipmentAction] = {
     "d": show_details,
     "st": show_details,  # buttons of the first release
     "rn": ask_for_name,
@@ -259,10 +245,10 @@ ACTIONS: dict[str, ButtonAction] = {
     "rmn": cancel_remove,
     "rf": refresh,
     "rt": retrack,
-    "l": show_list_page,
-    "la": show_archived_page,
     "ar": restore,
 }
+# Pages of /list and /archived (`<action>:<page>`).
+PAGE_ACTIONS: dict[str, PageAction] = {"l": show_list_page, "la": show_archived_page}
 
 
 async def _edit_text(query: CallbackQuery, text: str, keyboard: object = None) -> None:
