@@ -1,67 +1,107 @@
-"""Sending one message the bot decided to send on its own (not an answer), as the notifier does.
+"""Sending one message the bot decided to send on its own (a notification, a digest, an alert
+to a chat), with Telegram's refusals handled in one place.
 
-Telegram's refusals are handled per kind, like `bot.notifier`: a blocked bot or a vanished
-chat pauses the chat, a migrated group moves, a formatting error falls back to plain text,
-flood control and anything else are left for the caller to retry later.
+A blocked bot or a vanished chat pauses the chat; a group that became a supergroup is moved
+(the caller may send again to the new id); a formatting error — impossible, since everything
+is escaped, but not worth losing a message over — falls back to plain text; flood control and
+other failures are handed back for the caller to retry later.
 """
 
 from __future__ import annotations
 
+import html
 import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
-from bot.notifier import html_to_plain, retry_after_seconds
 from bot.storage import Storage
 
 logger = logging.getLogger(__name__)
 
+_TAG_RE = re.compile(r"<[^>]+>")
+
 
 class Delivery(StrEnum):
     SENT = "sent"
-    RETRY_LATER = "retry_later"  # flood control or a transient error
-    CHAT_GONE = "chat_gone"  # blocked, removed, or moved to a new id: paused or moved
+    FLOODED = "flooded"  # Telegram said to wait `retry_after` seconds
+    CHAT_GONE = "chat_gone"  # blocked or removed: the chat is paused
+    MOVED = "moved"  # the group became a supergroup: moved to `new_chat_id`
+    FAILED = "failed"  # anything else: try again later
 
 
-async def send_to_chat(bot: Bot, storage: Storage, chat_id: int, text: str) -> Delivery:
+@dataclass(frozen=True)
+class Outcome:
+    delivery: Delivery
+    retry_after: float = 0.0
+    new_chat_id: int | None = None
+    error: str = ""
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def html_to_plain(text: str) -> str:
+    return html.unescape(_TAG_RE.sub("", text))
+
+
+async def send_to_chat(
+    bot: Bot,
+    storage: Storage,
+    chat_id: int,
+    text: str,
+    *,
+    keyboard: InlineKeyboardMarkup | None = None,
+    silent: bool = False,
+) -> Outcome:
     try:
-        await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+        await bot.send_message(
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_markup=keyboard,
+            disable_notification=silent,
+        )
     except RetryAfter as exc:
-        logger.info("flood control for chat %s: %.0f s", chat_id, retry_after_seconds(exc))
-        return Delivery.RETRY_LATER
+        return Outcome(Delivery.FLOODED, retry_after=retry_after_seconds(exc), error=str(exc))
     except Forbidden as exc:
-        dropped = await storage.block_chat(chat_id, str(exc))
-        logger.info("chat %s blocked the bot (%s); paused, %d dropped", chat_id, exc, dropped)
-        return Delivery.CHAT_GONE
+        return await _chat_gone(storage, chat_id, exc)
     except ChatMigrated as exc:
         logger.info("chat %s migrated to %s; moving it", chat_id, exc.new_chat_id)
         await storage.migrate_chat(chat_id, exc.new_chat_id)
-        return Delivery.CHAT_GONE
+        return Outcome(Delivery.MOVED, new_chat_id=exc.new_chat_id)
     except BadRequest as exc:
         return await _after_bad_request(bot, storage, chat_id, text, exc)
     except TelegramError as exc:
-        logger.warning("message to chat %s failed: %s", chat_id, exc)
-        return Delivery.RETRY_LATER
-    return Delivery.SENT
+        return Outcome(Delivery.FAILED, error=f"{type(exc).__name__}: {exc}")
+    return Outcome(Delivery.SENT)
+
+
+async def _chat_gone(storage: Storage, chat_id: int, exc: TelegramError) -> Outcome:
+    dropped = await storage.block_chat(chat_id, str(exc))
+    logger.info("chat %s is gone (%s); paused, %d queued dropped", chat_id, exc, dropped)
+    return Outcome(Delivery.CHAT_GONE, error=str(exc))
 
 
 async def _after_bad_request(
     bot: Bot, storage: Storage, chat_id: int, text: str, exc: BadRequest
-) -> Delivery:
+) -> Outcome:
     message = exc.message.lower()
     if "chat not found" in message:
-        await storage.block_chat(chat_id, str(exc))
-        return Delivery.CHAT_GONE
+        return await _chat_gone(storage, chat_id, exc)
     if "can't parse entities" not in message:
-        logger.warning("message to chat %s refused: %s", chat_id, exc)
-        return Delivery.RETRY_LATER
+        return Outcome(Delivery.FAILED, error=f"{type(exc).__name__}: {exc}")
     logger.error("formatting refused by Telegram (%s); sending as plain text", exc)
     try:
         await bot.send_message(chat_id, html_to_plain(text), parse_mode=None)
     except TelegramError as plain_exc:
-        logger.warning("plain text message to chat %s failed: %s", chat_id, plain_exc)
-        return Delivery.RETRY_LATER
-    return Delivery.SENT
+        return Outcome(Delivery.FAILED, error=f"{type(plain_exc).__name__}: {plain_exc}")
+    return Outcome(Delivery.SENT)

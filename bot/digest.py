@@ -81,13 +81,14 @@ async def _send_digest(
         await storage.mark_digest_sent(chat.id, day)
         return 0
     outcome = await send_to_chat(bot, storage, chat.id, text)
-    if outcome == Delivery.SENT:
+    if outcome.delivery == Delivery.SENT:
         await storage.mark_digest_sent(chat.id, day)
         state.failures.pop((chat.id, day), None)
         return 1
-    if outcome == Delivery.RETRY_LATER:
+    if outcome.delivery in (Delivery.FLOODED, Delivery.FAILED):
+        logger.warning("digest to chat %s not sent: %s", chat.id, outcome.error)
         await _count_failure(storage, state, chat.id, day)
-    return 0
+    return 0  # a chat that is gone is paused; a moved one gets it at its new id next check
 
 
 async def _count_failure(storage: Storage, state: _State, chat_id: int, day: str) -> None:

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
-import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram import Bot
 
 from bot.clock import in_window
+from bot.delivery import Delivery, send_to_chat
 from bot.i18n import chat_language, translator
 from bot.render import notification, shipment_keyboard
 from bot.storage import Notification, Storage
@@ -40,16 +37,6 @@ PRIVATE_CHAT_INTERVAL = 1.0
 # AIORateLimiter may hold a group's message for up to a minute (20 per minute per group).
 MAX_PRIVATE_IN_FLIGHT = 30
 MAX_GROUP_IN_FLIGHT = 50
-_TAG_RE = re.compile(r"<[^>]+>")
-
-
-def retry_after_seconds(error: RetryAfter) -> float:
-    value = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def html_to_plain(text: str) -> str:
-    return html.unescape(_TAG_RE.sub("", text))
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -162,68 +149,34 @@ class Notifier:
             item.chat_language, item.chat_user_language, item.chat_type, self._default_language
         )
         t = translator(language)
-        text = notification(t, item)
         status = str(item.payload.get("status") or "")
-        keyboard = shipment_keyboard(t, item.shipment_id, muted=False, status=status)
-        # Quiet hours make it silent; what needs attention still rings.
-        silent = status not in ATTENTION_STATUSES and in_window(item.quiet_start, item.quiet_end)
-        try:
-            await self._send(chat_id, text, keyboard, silent=silent)
-        except RetryAfter as exc:
-            seconds = retry_after_seconds(exc)
-            await self._storage.mark_retry(item.id, utcnow() + timedelta(seconds=seconds), str(exc))
-            logger.info("flood control for chat %s: retrying in %.0f s", chat_id, seconds)
-            return False
-        except Forbidden as exc:
-            dropped = await self._storage.block_chat(chat_id, str(exc))
-            logger.info(
-                "chat %s blocked the bot (%s); paused, %d queued dropped",
-                chat_id,
-                exc.message,
-                dropped,
-            )
-            return False
-        except ChatMigrated as exc:
-            logger.info(
-                "chat %s migrated to %s; moving its subscriptions", chat_id, exc.new_chat_id
-            )
-            await self._storage.migrate_chat(chat_id, exc.new_chat_id)
-            return await self._deliver(item, exc.new_chat_id)
-        except BadRequest as exc:
-            if "can't parse entities" in exc.message.lower():
-                logger.error("formatting refused by Telegram (%s); sending as plain text", exc)
-                return await self._deliver_plain(item, chat_id, text)
-            if "chat not found" in exc.message.lower():
-                await self._storage.block_chat(chat_id, str(exc))
-                return False
-            await self._retry_or_give_up(item, exc)
-            return True
-        except TelegramError as exc:
-            await self._retry_or_give_up(item, exc)
-            return True
-        await self._mark_sent(item, chat_id)
-        return True
-
-    async def _deliver_plain(self, item: Notification, chat_id: int, text: str) -> bool:
-        try:
-            await self._bot.send_message(chat_id, html_to_plain(text), parse_mode=None)
-        except TelegramError as exc:
-            await self._retry_or_give_up(item, exc)
-            return True
-        await self._mark_sent(item, chat_id)
-        return True
-
-    async def _send(
-        self, chat_id: int, text: str, keyboard: InlineKeyboardMarkup, *, silent: bool
-    ) -> None:
-        await self._bot.send_message(
+        outcome = await send_to_chat(
+            self._bot,
+            self._storage,
             chat_id,
-            text,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-            reply_markup=keyboard,
-            disable_notification=silent,
+            notification(t, item),
+            keyboard=shipment_keyboard(t, item.shipment_id, muted=False, status=status),
+            # Quiet hours make it silent; what needs attention still rings.
+            silent=status not in ATTENTION_STATUSES and in_window(item.quiet_start, item.quiet_end),
         )
+        match outcome.delivery:
+            case Delivery.SENT:
+                await self._mark_sent(item, chat_id)
+                return True
+            case Delivery.FLOODED:
+                retry_at = utcnow() + timedelta(seconds=outcome.retry_after)
+                await self._storage.mark_retry(item.id, retry_at, outcome.error)
+                logger.info(
+                    "flood control for chat %s: retrying in %.0f s", chat_id, outcome.retry_after
+                )
+                return False
+            case Delivery.MOVED:
+                assert outcome.new_chat_id is not None
+                return await self._deliver(item, outcome.new_chat_id)
+            case Delivery.CHAT_GONE:
+                return False
+        await self._retry_or_give_up(item, outcome.error)
+        return True
 
     async def _mark_sent(self, item: Notification, chat_id: int) -> None:
         self._last_sent[chat_id] = time.monotonic()
@@ -232,28 +185,26 @@ class Notifier:
         if self._on_sent is not None:
             self._on_sent(item)
 
-    async def _retry_or_give_up(self, item: Notification, exc: TelegramError) -> None:
+    async def _retry_or_give_up(self, item: Notification, error: str) -> None:
         attempts = item.attempts + 1
         if attempts >= self._max_attempts:
             self.failed_count += 1
-            await self._storage.mark_failed(item.id, f"{type(exc).__name__}: {exc}")
+            await self._storage.mark_failed(item.id, error)
             logger.error(
                 "giving up notification %d to chat %s after %d attempts: %s",
                 item.id,
                 item.chat_id,
                 attempts,
-                exc,
+                error,
             )
             return
         delay = backoff_seconds(attempts)
-        await self._storage.mark_retry(
-            item.id, utcnow() + timedelta(seconds=delay), f"{type(exc).__name__}: {exc}"
-        )
+        await self._storage.mark_retry(item.id, utcnow() + timedelta(seconds=delay), error)
         logger.warning(
             "notification %d to chat %s failed (%s); retry %d in %.0f s",
             item.id,
             item.chat_id,
-            exc,
+            error,
             attempts,
             delay,
         )

@@ -268,10 +268,12 @@ def _export_cells(t: Translator, row: DeskRow) -> list[str]:
 
 
 def export_csv(t: Translator, rows: Sequence[DeskRow]) -> bytes:
-    """UTF-8 with BOM (so Excel reads the accents right), comma-separated, quoted as needed;
-    the header in the chat's language (the import understands it back)."""
+    """UTF-8 with BOM (so Excel reads the accents right), quoted as needed, separated as a
+    spreadsheet in the chat's language expects; the header in that language (the import
+    understands it back)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    # Excel set to Italian splits CSV files on ";" (the comma is the decimal separator).
+    writer = csv.writer(buffer, delimiter=";" if t.language == "it" else ",")
     writer.writerow([_plain(t(f"export.column.{name}")) for name in EXPORT_COLUMNS])
     for row in rows:
         writer.writerow([neutralise(cell) for cell in _export_cells(t, row)])
