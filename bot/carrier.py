@@ -331,8 +331,9 @@ def parse_tracking(obj: Any) -> Snapshot | None:
         logger.warning("skipping a tracking that is not an object")
         return None
     code = obj.get("tracking_number")
-    status = obj.get("delivery_status")
-    if not isinstance(code, str) or not code or not isinstance(status, str) or not status:
+    raw_status = obj.get("delivery_status")
+    status = raw_status.strip().lower() if isinstance(raw_status, str) else ""
+    if not isinstance(code, str) or not code or not status:
         logger.warning("skipping a tracking without tracking_number or delivery_status")
         return None
     groups = [
@@ -343,7 +344,7 @@ def parse_tracking(obj: Any) -> Snapshot | None:
     return Snapshot(
         courier=str(obj.get("courier_code") or ""),
         code=code,
-        status=note_status(status.strip().lower()),
+        status=note_status(status),
         substatus=str(obj.get("substatus") or ""),
         carrier_id=str(obj.get("id") or ""),
         checkpoints=merge_checkpoints(groups),
