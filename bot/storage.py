@@ -662,137 +662,142 @@ class Storage:
 
         Events, the new status and the outbox rows are written in one transaction, so a
         crash either keeps all of a change or none of it; the diff runs under the same
-        lock, so two paths seeing the same change (poll and push) store it once.
+        lock, so two paths seeing the same change (poll and push) store it once. Each kind
+        of write is one statement for the whole batch: a poll cycle ingests 40 at a time.
         """
         if not snapshots:
             return []
         now = iso_utc()
         changes: list[Change] = []
+        polled: list[tuple[str, str, int]] = []
+        rechecked: list[_Stored] = []
         async with self._transaction() as db:
             stored = await self._load_for_diff(db, snapshots)
             for snapshot in snapshots:
                 entry = stored.get((snapshot.courier, snapshot.code))
                 if entry is None:
                     continue
-                shipment_id, old_status, fingerprints = entry
-                change = diff(shipment_id, old_status, fingerprints, snapshot)
-                await db.execute(
-                    "UPDATE shipments SET registered=1, last_polled_at=?, "
-                    "carrier_id=COALESCE(NULLIF(?, ''), carrier_id) WHERE id=?",
-                    (now, snapshot.carrier_id, shipment_id),
-                )
-                if change is None:
-                    if old_status == Status.DELIVERED:
-                        await self._count_recheck(db, shipment_id)
-                    continue
-                await self._store_change(db, change, now, notify=notify)
-                changes.append(change)
+                polled.append((now, snapshot.carrier_id, entry.id))
+                change = diff(entry.id, entry.status, entry.fingerprints, snapshot)
+                if change is not None:
+                    changes.append(change)
+                elif entry.status == Status.DELIVERED:
+                    rechecked.append(entry)
+            await db.executemany(
+                "UPDATE shipments SET registered=1, last_polled_at=?, "
+                "carrier_id=COALESCE(NULLIF(?, ''), carrier_id) WHERE id=?",
+                polled,
+            )
+            await self._count_rechecks(db, rechecked)
+            await self._store_changes(db, changes, now, notify=notify)
         return changes
 
     async def _load_for_diff(
         self, db: aiosqlite.Connection, snapshots: Sequence[Snapshot]
-    ) -> dict[tuple[str, str], tuple[int, str | None, set[str]]]:
+    ) -> dict[tuple[str, str], _Stored]:
         keys = list({(s.courier, s.code) for s in snapshots})
         values = ",".join("(?, ?)" for _ in keys)
         params = [part for key in keys for part in key]
+        # A join, not `(courier, code) IN (VALUES …)`: SQLite scans the whole table for that.
         async with db.execute(
-            f"SELECT id, courier, code, status FROM shipments WHERE (courier, code) IN "
-            f"(VALUES {values})",
+            f"WITH k(courier, code) AS (VALUES {values}) "
+            "SELECT sh.id, sh.courier, sh.code, sh.status, sh.rechecks_left, sh.next_recheck_at "
+            "FROM k JOIN shipments sh ON sh.courier = k.courier AND sh.code = k.code",
             params,
         ) as cursor:
             rows = await cursor.fetchall()
-        by_id = {row[0]: (row[1], row[2], row[3]) for row in rows}
-        fingerprints: dict[int, set[str]] = {shipment_id: set() for shipment_id in by_id}
+        by_id = {row[0]: _Stored(row[0], row[3], row[4], row[5], set()) for row in rows}
+        keyed = {(row[1], row[2]): by_id[row[0]] for row in rows}
         if by_id:
             marks = ",".join("?" * len(by_id))
+            # fetchall, not `async for`: aiosqlite fetches one row per thread hop otherwise.
             async with db.execute(
                 f"SELECT shipment_id, fingerprint FROM events WHERE shipment_id IN ({marks})",
                 list(by_id),
             ) as cursor:
-                async for shipment_id, fingerprint in cursor:
-                    fingerprints[shipment_id].add(fingerprint)
-        return {
-            (courier, code): (shipment_id, status, fingerprints[shipment_id])
-            for shipment_id, (courier, code, status) in by_id.items()
-        }
+                for shipment_id, fingerprint in await cursor.fetchall():
+                    by_id[shipment_id].fingerprints.add(fingerprint)
+        return keyed
 
-    async def _count_recheck(self, db: aiosqlite.Connection, shipment_id: int) -> None:
-        """A delivered shipment was looked at again and had not changed."""
-        async with db.execute(
-            "SELECT rechecks_left, next_recheck_at FROM shipments WHERE id=?", (shipment_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None or row[0] <= 0 or (row[1] and row[1] > iso_utc()):
-            return
-        left = row[0] - 1
-        delay = DELIVERED_RECHECK_DELAYS[len(DELIVERED_RECHECK_DELAYS) - left] if left else None
-        await db.execute(
-            "UPDATE shipments SET rechecks_left=?, next_recheck_at=? WHERE id=?",
-            (left, iso_utc(utcnow() + delay) if delay else None, shipment_id),
+    async def _count_rechecks(self, db: aiosqlite.Connection, entries: Sequence[_Stored]) -> None:
+        """Delivered shipments were looked at again and had not changed."""
+        now, updates = iso_utc(), []
+        for entry in entries:
+            if entry.rechecks_left <= 0 or (entry.next_recheck_at and entry.next_recheck_at > now):
+                continue
+            left = entry.rechecks_left - 1
+            delay = DELIVERED_RECHECK_DELAYS[len(DELIVERED_RECHECK_DELAYS) - left] if left else None
+            updates.append((left, iso_utc(utcnow() + delay) if delay else None, entry.id))
+        await db.executemany(
+            "UPDATE shipments SET rechecks_left=?, next_recheck_at=? WHERE id=?", updates
         )
 
-    async def _track_delivery(self, db: aiosqlite.Connection, change: Change, now: str) -> None:
-        """Delivered: schedule the re-checks. No longer delivered (a return): active again."""
-        if change.new_status == Status.DELIVERED and change.old_status != Status.DELIVERED:
-            await db.execute(
-                "UPDATE shipments SET delivered_at=?, rechecks_left=?, next_recheck_at=? "
-                "WHERE id=?",
-                (
-                    now,
-                    len(DELIVERED_RECHECK_DELAYS),
-                    iso_utc(utcnow() + DELIVERED_RECHECK_DELAYS[0]),
-                    change.shipment_id,
-                ),
-            )
-        elif change.old_status == Status.DELIVERED and change.new_status != Status.DELIVERED:
-            await db.execute(
-                "UPDATE shipments SET delivered_at=NULL, rechecks_left=0, next_recheck_at=NULL "
-                "WHERE id=?",
-                (change.shipment_id,),
-            )
-            await db.execute(
-                "UPDATE subscriptions SET archived_at=NULL WHERE shipment_id=?",
-                (change.shipment_id,),
-            )
-
-    async def _store_change(
-        self, db: aiosqlite.Connection, change: Change, now: str, *, notify: bool
+    async def _track_deliveries(
+        self, db: aiosqlite.Connection, changes: Sequence[Change], now: str
     ) -> None:
+        """Delivered: schedule the re-checks. No longer delivered (a return): active again."""
+        first_recheck = iso_utc(utcnow() + DELIVERED_RECHECK_DELAYS[0])
+        delivered = [
+            (now, len(DELIVERED_RECHECK_DELAYS), first_recheck, c.shipment_id)
+            for c in changes
+            if c.new_status == Status.DELIVERED and c.old_status != Status.DELIVERED
+        ]
+        returned = [
+            (c.shipment_id,)
+            for c in changes
+            if c.old_status == Status.DELIVERED and c.new_status != Status.DELIVERED
+        ]
+        await db.executemany(
+            "UPDATE shipments SET delivered_at=?, rechecks_left=?, next_recheck_at=? WHERE id=?",
+            delivered,
+        )
+        await db.executemany(
+            "UPDATE shipments SET delivered_at=NULL, rechecks_left=0, next_recheck_at=NULL "
+            "WHERE id=?",
+            returned,
+        )
+        await db.executemany(
+            "UPDATE subscriptions SET archived_at=NULL WHERE shipment_id=?", returned
+        )
+
+    async def _store_changes(
+        self, db: aiosqlite.Connection, changes: Sequence[Change], now: str, *, notify: bool
+    ) -> None:
+        if not changes:
+            return
         await db.executemany(
             "INSERT OR IGNORE INTO events (shipment_id, fingerprint, occurred_at, raw_time, "
             "status, substatus, description, location, seen_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            [_event_row(change.shipment_id, c, now) for c in change.new_checkpoints],
+            [_event_row(c.shipment_id, cp, now) for c in changes for cp in c.new_checkpoints],
         )
-        latest = next((c for c in change.new_checkpoints if c.occurred_at), None)
-        await db.execute(
+        await db.executemany(
             "UPDATE shipments SET status=?, substatus=?, last_change_at=?, "
             "latest_event_at=CASE WHEN ? IS NOT NULL AND (latest_event_at IS NULL "
             "    OR ? > latest_event_at) THEN ? ELSE latest_event_at END WHERE id=?",
-            (
-                change.new_status,
-                change.substatus,
-                now,
-                *([_iso_local(latest.occurred_at)] * 3 if latest else [None] * 3),
-                change.shipment_id,
-            ),
+            [_status_row(c, now) for c in changes],
         )
-        await self._track_delivery(db, change, now)
-        if notify and change.worth_telling:
-            # Muted subscriptions hear nothing; "important" chats only the changes that matter.
-            await db.execute(
-                "INSERT INTO outbox (chat_id, shipment_id, payload, created_at, next_attempt_at) "
-                "SELECT s.chat_id, s.shipment_id, ?, ?, ? FROM subscriptions s "
-                "JOIN chats c ON c.id = s.chat_id "
-                "WHERE s.shipment_id=? AND c.blocked_at IS NULL AND s.muted = 0 "
-                "AND (c.notify_mode = 'all' OR ?)",
+        await self._track_deliveries(db, changes, now)
+        if not notify:
+            return
+        # Muted subscriptions hear nothing; "important" chats only the changes that matter.
+        await db.executemany(
+            "INSERT INTO outbox (chat_id, shipment_id, payload, created_at, next_attempt_at) "
+            "SELECT s.chat_id, s.shipment_id, ?, ?, ? FROM subscriptions s "
+            "JOIN chats c ON c.id = s.chat_id "
+            "WHERE s.shipment_id=? AND c.blocked_at IS NULL AND s.muted = 0 "
+            "AND (c.notify_mode = 'all' OR ?)",
+            [
                 (
-                    json.dumps(_payload(change), ensure_ascii=False),
+                    json.dumps(_payload(c), ensure_ascii=False),
                     now,
                     now,
-                    change.shipment_id,
-                    change.important,
-                ),
-            )
+                    c.shipment_id,
+                    c.important,
+                )
+                for c in changes
+                if c.worth_telling
+            ],
+        )
 
     # --- desk reports -------------------------------------------------------------------
     # /export, /summary and the daily digest (bot/reports.py renders them).
@@ -1025,6 +1030,31 @@ class DigestChat:
     type: str
     language: str | None
     user_language: str | None
+
+
+@dataclass
+class _Stored:
+    """A shipment as the diff needs it."""
+
+    id: int
+    status: str | None
+    rechecks_left: int
+    next_recheck_at: str | None
+    fingerprints: set[str]
+
+
+def _status_row(change: Change, now: str) -> tuple[Any, ...]:
+    latest = next((c for c in change.new_checkpoints if c.occurred_at), None)
+    latest_at = _iso_local(latest.occurred_at) if latest else None
+    return (
+        change.new_status,
+        change.substatus,
+        now,
+        latest_at,
+        latest_at,
+        latest_at,
+        change.shipment_id,
+    )
 
 
 def _iso_local(moment: datetime | None) -> str | None:
