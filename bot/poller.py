@@ -12,7 +12,8 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # Requests in flight at once; the client's limiter keeps them within 10/s anyway.
 MAX_CONCURRENT_REQUESTS = 10
+# Shipments read from the database at a time: a cycle's memory does not grow with their number.
+POLL_PAGE_SIZE = 1000
 
 
 class CarrierHealth(StrEnum):
@@ -167,23 +170,43 @@ class Poller:
                 logger.warning("TrackingMore refused %d numbers: %s", len(refused), sorted(refused))
 
     async def _poll_all(self, errors: _CycleErrors) -> None:
-        batches = _batches(await self._storage.shipments_to_poll())
-        self.state.batches = len(batches)
-        semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        self.state.batches = 0
+        slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         stop = asyncio.Event()
 
         async def poll(courier: str, shipments: Sequence[Shipment]) -> None:
-            async with semaphore:
-                if stop.is_set():
-                    return
-                try:
-                    await self._poll_batch(courier, shipments)
-                except CarrierError as exc:
-                    self._note_error(errors, exc)
-                    if isinstance(exc, CarrierRateLimited | CarrierAuthError | CarrierQuotaError):
-                        stop.set()  # no request storm: the rest waits for the next cycle
+            try:
+                await self._poll_batch(courier, shipments)
+            except CarrierError as exc:
+                self._note_error(errors, exc)
+                if isinstance(exc, CarrierRateLimited | CarrierAuthError | CarrierQuotaError):
+                    stop.set()  # no request storm: the rest waits for the next cycle
+            finally:
+                slots.release()
 
-        await asyncio.gather(*(poll(courier, chunk) for courier, chunk in batches))
+        # A batch is read from the database only when a request slot is free for it.
+        async with asyncio.TaskGroup() as group, aclosing(self._batches_to_poll()) as batches:
+            async for courier, shipments in batches:
+                await slots.acquire()
+                if stop.is_set():
+                    slots.release()
+                    break
+                self.state.batches += 1
+                group.create_task(poll(courier, shipments))
+
+    async def _batches_to_poll(self) -> AsyncIterator[tuple[str, list[Shipment]]]:
+        """What to poll, read a page at a time, in batches of up to 40 of one courier."""
+        pending: dict[str, list[Shipment]] = defaultdict(list)
+        after = 0
+        while page := await self._storage.shipments_to_poll(after, POLL_PAGE_SIZE):
+            after = page[-1].id
+            for shipment in page:
+                group = pending[shipment.courier]
+                group.append(shipment)
+                if len(group) == MAX_NUMBERS_PER_REQUEST:
+                    yield shipment.courier, pending.pop(shipment.courier)
+        for courier, group in pending.items():
+            yield courier, group
 
     async def _poll_batch(self, courier: str, shipments: Sequence[Shipment]) -> None:
         fetched = await self._carrier.get(courier, [s.code for s in shipments])

@@ -612,9 +612,13 @@ class Storage:
         )
         return [_shipment(r) for r in rows]
 
-    async def shipments_to_poll(self) -> list[Shipment]:
+    async def shipments_to_poll(self, after_id: int = 0, limit: int = -1) -> list[Shipment]:
         """Registered and followed by a chat that is not paused; not terminal, except
-        delivered ones due for one of their re-checks (a delivery can turn into a return)."""
+        delivered ones due for one of their re-checks (a delivery can turn into a return).
+
+        In id order, those after `after_id`, at most `limit` (-1: all): a page at a time,
+        a poll cycle holds a page of them in memory, not all of them.
+        """
         placeholders = ",".join("?" * len(TERMINAL_STATUSES))
         rows = await self._fetchall(
             f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh WHERE sh.registered = 1 "
@@ -623,8 +627,8 @@ class Storage:
             "         AND sh.next_recheck_at <= ?)) "
             "AND EXISTS (SELECT 1 FROM subscriptions s JOIN chats c ON c.id = s.chat_id "
             "            WHERE s.shipment_id = sh.id AND c.blocked_at IS NULL) "
-            "ORDER BY sh.courier, sh.id",
-            (*sorted(TERMINAL_STATUSES), iso_utc()),
+            "AND sh.id > ? ORDER BY sh.id LIMIT ?",
+            (*sorted(TERMINAL_STATUSES), iso_utc(), after_id, limit),
         )
         return [_shipment(r) for r in rows]
 
