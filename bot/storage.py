@@ -687,7 +687,8 @@ class Storage:
                     changes.append(change)
                 elif entry.status == Status.DELIVERED:
                     rechecked.append(entry)
-            await db.executemany(
+            await _write_all(
+                db,
                 "UPDATE shipments SET registered=1, last_polled_at=?, "
                 "carrier_id=COALESCE(NULLIF(?, ''), carrier_id) WHERE id=?",
                 polled,
@@ -703,24 +704,23 @@ class Storage:
         values = ",".join("(?, ?)" for _ in keys)
         params = [part for key in keys for part in key]
         # A join, not `(courier, code) IN (VALUES …)`: SQLite scans the whole table for that.
-        async with db.execute(
+        # execute_fetchall: one hop to aiosqlite's thread, where `async for` makes one per row.
+        rows = await db.execute_fetchall(
             f"WITH k(courier, code) AS (VALUES {values}) "
             "SELECT sh.id, sh.courier, sh.code, sh.status, sh.rechecks_left, sh.next_recheck_at "
             "FROM k JOIN shipments sh ON sh.courier = k.courier AND sh.code = k.code",
             params,
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         by_id = {row[0]: _Stored(row[0], row[3], row[4], row[5], set()) for row in rows}
         keyed = {(row[1], row[2]): by_id[row[0]] for row in rows}
         if by_id:
             marks = ",".join("?" * len(by_id))
-            # fetchall, not `async for`: aiosqlite fetches one row per thread hop otherwise.
-            async with db.execute(
+            events = await db.execute_fetchall(
                 f"SELECT shipment_id, fingerprint FROM events WHERE shipment_id IN ({marks})",
                 list(by_id),
-            ) as cursor:
-                for shipment_id, fingerprint in await cursor.fetchall():
-                    by_id[shipment_id].fingerprints.add(fingerprint)
+            )
+            for shipment_id, fingerprint in events:
+                by_id[shipment_id].fingerprints.add(fingerprint)
         return keyed
 
     async def _count_rechecks(self, db: aiosqlite.Connection, entries: Sequence[_Stored]) -> None:
@@ -732,8 +732,8 @@ class Storage:
             left = entry.rechecks_left - 1
             delay = DELIVERED_RECHECK_DELAYS[len(DELIVERED_RECHECK_DELAYS) - left] if left else None
             updates.append((left, iso_utc(utcnow() + delay) if delay else None, entry.id))
-        await db.executemany(
-            "UPDATE shipments SET rechecks_left=?, next_recheck_at=? WHERE id=?", updates
+        await _write_all(
+            db, "UPDATE shipments SET rechecks_left=?, next_recheck_at=? WHERE id=?", updates
         )
 
     async def _track_deliveries(
@@ -751,17 +751,19 @@ class Storage:
             for c in changes
             if c.old_status == Status.DELIVERED and c.new_status != Status.DELIVERED
         ]
-        await db.executemany(
+        await _write_all(
+            db,
             "UPDATE shipments SET delivered_at=?, rechecks_left=?, next_recheck_at=? WHERE id=?",
             delivered,
         )
-        await db.executemany(
+        await _write_all(
+            db,
             "UPDATE shipments SET delivered_at=NULL, rechecks_left=0, next_recheck_at=NULL "
             "WHERE id=?",
             returned,
         )
-        await db.executemany(
-            "UPDATE subscriptions SET archived_at=NULL WHERE shipment_id=?", returned
+        await _write_all(
+            db, "UPDATE subscriptions SET archived_at=NULL WHERE shipment_id=?", returned
         )
 
     async def _store_changes(
@@ -784,7 +786,8 @@ class Storage:
         if not notify:
             return
         # Muted subscriptions hear nothing; "important" chats only the changes that matter.
-        await db.executemany(
+        await _write_all(
+            db,
             "INSERT INTO outbox (chat_id, shipment_id, payload, created_at, next_attempt_at) "
             "SELECT s.chat_id, s.shipment_id, ?, ?, ? FROM subscriptions s "
             "JOIN chats c ON c.id = s.chat_id "
@@ -1034,6 +1037,12 @@ class DigestChat:
     type: str
     language: str | None
     user_language: str | None
+
+
+async def _write_all(db: aiosqlite.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """executemany, skipped when there is nothing to write (each call is a thread hop)."""
+    if rows:
+        await db.executemany(sql, rows)
 
 
 @dataclass

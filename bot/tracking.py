@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -98,6 +97,8 @@ class Snapshot:
 
     def keyed(self, courier: str, code: str) -> Snapshot:
         """The same snapshot under our own (courier, code) spelling."""
+        if (courier, code) == (self.courier, self.code):
+            return self
         return replace(self, courier=courier, code=code)
 
 
@@ -151,11 +152,9 @@ def merge_checkpoints(groups: Iterable[Iterable[Checkpoint]]) -> tuple[Checkpoin
     return tuple(merged)
 
 
-_SPACE_RE = re.compile(r"\s+")
-
-
 def normalize_space(text: str) -> str:
-    return _SPACE_RE.sub(" ", text).strip()
+    # str.split() splits on exactly what `\s` matches, and is four times faster.
+    return " ".join(text.split())
 
 
 _NAIVE_FORMATS: Sequence[str] = (
