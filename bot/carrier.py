@@ -2,8 +2,8 @@
 
 Knows nothing of Telegram or of the database: it turns HTTP into `Snapshot`s and typed
 errors. Requests are paced by client-side limiters that match TrackingMore's published
-limits (10 requests/s, 3/s for create and batch create), evenly spaced, so a large poll cycle
-never bursts into 429s.
+limits (10 requests/s, 3/s for create and batch create) with almost no burst, so a large poll
+cycle never bursts into 429s.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ MAX_NUMBERS_PER_REQUEST = 40
 # The poller's 10 requests in flight and room for a chat's refresh; httpx looks at every
 # pooled connection on each request, so a pool larger than needed costs CPU.
 MAX_CONNECTIONS = 12
+REQUEST_BURST = 2
 DEFAULT_RETRY_AFTER = 60.0
 _OK_CODES = frozenset({200, 201})
 _EXISTS_CODES = frozenset({4101, 4016})
@@ -129,9 +130,10 @@ class TrackingMoreClient:
                 max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
             ),
         )
-        # Evenly spaced, without a burst: a burst that reaches TrackingMore a little late
-        # lands in its next second on top of that second's share, and is answered 429.
-        self._limiter = AsyncLimiter(1, 1 / requests_per_second)
+        # A burst of 2 (creations: none), not a second's worth: a full burst that reaches
+        # TrackingMore a little late lands on its next second's share and is answered 429.
+        # The 2 only make up for requests that started late, so the rate stays the same.
+        self._limiter = AsyncLimiter(REQUEST_BURST, REQUEST_BURST / requests_per_second)
         self._create_limiter = AsyncLimiter(1, 1 / creates_per_second)
         self.stats = CallStats()
 
