@@ -106,17 +106,20 @@ async def open_services(
         max_attempts=settings.outbox_max_attempts,
         on_sent=on_sent,
     )
+    registration_lock = asyncio.Lock()
     poller = Poller(
         storage,
         carrier,
         on_changes=lambda _changes: notifier.wake(),
         archive_after=timedelta(days=settings.archive_after_days),
+        registration_lock=registration_lock,
     )
     tracker = Tracker(
         storage,
         carrier,
         max_shipments_per_chat=settings.max_shipments_per_chat,
         registration_timeout=settings.carrier_timeout_seconds * 2,
+        registration_lock=registration_lock,
     )
     alerts = AdminAlerts(
         application.bot,

@@ -87,9 +87,12 @@ class Poller:
         on_changes: Callable[[Sequence[Change]], None],
         *,
         archive_after: timedelta = timedelta(days=3),
+        registration_lock: asyncio.Lock | None = None,
     ) -> None:
         self._storage = storage
         self._carrier = carrier
+        # Shared with the Tracker: a code a chat is registering right now is not sent twice.
+        self._registration_lock = registration_lock or asyncio.Lock()
         self._archive_after = archive_after
         self._on_changes = on_changes
         self._health_listeners: list[HealthListener] = []
@@ -161,7 +164,8 @@ class Poller:
         for start in range(0, len(keys), MAX_NUMBERS_PER_REQUEST):
             chunk = keys[start : start + MAX_NUMBERS_PER_REQUEST]
             try:
-                refused = await register(self._storage, self._carrier, chunk, notify=True)
+                async with self._registration_lock:
+                    refused = await register(self._storage, self._carrier, chunk, notify=True)
             except CarrierError as exc:
                 self._note_error(errors, exc)
                 return

@@ -56,13 +56,15 @@ class Tracker:
         *,
         max_shipments_per_chat: int,
         registration_timeout: float,
+        registration_lock: asyncio.Lock | None = None,
     ) -> None:
         self._storage = storage
         self._carrier = carrier
         self._max_per_chat = max_shipments_per_chat
         self._timeout = registration_timeout
         # One registration at a time: two chats adding the same new code register it once.
-        self._registration_lock = asyncio.Lock()
+        # The poller registering what is pending shares it (bot.app wires the same lock).
+        self._registration_lock = registration_lock or asyncio.Lock()
 
     async def follow(self, who: Requester, entries: Sequence[Entry]) -> list[FollowResult]:
         room = self._max_per_chat - await self._storage.count_followed(who.chat_id)
