@@ -37,6 +37,10 @@ PRIVATE_CHAT_INTERVAL = 1.0
 # AIORateLimiter may hold a group's message for up to a minute (20 per minute per group).
 MAX_PRIVATE_IN_FLIGHT = 30
 MAX_GROUP_IN_FLIGHT = 50
+# The outbox drains in two lanes, private chats and groups, each fetching its own batches:
+# a group waiting minutes for its 20-a-minute allowance never holds back the private
+# chats' batch behind it, and a long private backlog never delays the groups' messages.
+LANES = (True, False)  # private?
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -59,7 +63,7 @@ class Notifier:
         self._default_language = default_language
         self._max_attempts = max_attempts
         self._on_sent = on_sent
-        self._wakeup = asyncio.Event()
+        self._wakeups = {private: asyncio.Event() for private in LANES}
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._last_sent: dict[int, float] = {}
@@ -69,7 +73,8 @@ class Notifier:
         self.failed_count = 0
 
     def wake(self) -> None:
-        self._wakeup.set()
+        for event in self._wakeups.values():
+            event.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="notifier")
@@ -77,7 +82,7 @@ class Notifier:
     async def stop(self, grace_seconds: float = 3.0) -> None:
         """Let the sends in flight finish (bounded), then stop."""
         self._stopping = True
-        self._wakeup.set()
+        self.wake()
         if self._task is None:
             return
         try:
@@ -89,30 +94,35 @@ class Notifier:
             logger.exception("notifier stopped with an error")
 
     async def _run(self) -> None:
+        await asyncio.gather(*(self._run_lane(private) for private in LANES))
+
+    async def _run_lane(self, private: bool) -> None:
         while not self._stopping:
             try:
-                sent_any = await self.drain()
+                sent_any = await self.drain(private=private)
             except Exception:
                 logger.exception("notifier cycle failed; retrying shortly")
                 sent_any = False
             if self._stopping:
                 break
             if not sent_any:
-                await self._sleep_until_woken()
+                await self._sleep_until_woken(private)
 
-    async def _sleep_until_woken(self) -> None:
-        self._wakeup.clear()
+    async def _sleep_until_woken(self, private: bool) -> None:
+        wakeup = self._wakeups[private]
+        wakeup.clear()
         delay = IDLE_WAKEUP_SECONDS
-        due = await self._storage.next_notification_due()
+        due = await self._storage.next_notification_due(private=private)
         if due is not None:
             seconds = ((parse_iso_utc(due) or utcnow()) - utcnow()).total_seconds()
             delay = min(delay, max(0.05, seconds))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), delay)
+            await asyncio.wait_for(wakeup.wait(), delay)
 
-    async def drain(self) -> bool:
-        """Send what is due now; returns whether anything was due."""
-        due = await self._storage.due_notifications(BATCH_SIZE)
+    async def drain(self, *, private: bool | None = None) -> bool:
+        """Send what is due now (to private chats, to groups, or to all when None);
+        returns whether anything was due."""
+        due = await self._storage.due_notifications(BATCH_SIZE, private=private)
         if not due:
             return False
         by_chat: dict[int, list[Notification]] = defaultdict(list)

@@ -858,7 +858,10 @@ class Storage:
 
     # --- outbox -------------------------------------------------------------------------
 
-    async def due_notifications(self, limit: int = 200) -> list[Notification]:
+    async def due_notifications(
+        self, limit: int = 200, *, private: bool | None = None
+    ) -> list[Notification]:
+        """Due notifications, oldest first: to private chats, to groups, or (None) to all."""
         rows = await self._fetchall(
             "SELECT o.id, o.chat_id, c.type, c.language, c.user_language, o.shipment_id, "
             "sh.courier, sh.code, s.label, s.chat_id IS NOT NULL, o.payload, o.attempts, "
@@ -867,7 +870,7 @@ class Storage:
             "JOIN shipments sh ON sh.id = o.shipment_id "
             "LEFT JOIN subscriptions s ON s.chat_id = o.chat_id AND s.shipment_id = o.shipment_id "
             "WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= ? "
-            "AND c.blocked_at IS NULL ORDER BY o.id LIMIT ?",
+            f"AND c.blocked_at IS NULL {_lane(private)} ORDER BY o.id LIMIT ?",
             (iso_utc(), limit),
         )
         return [
@@ -893,9 +896,10 @@ class Storage:
             for r in rows
         ]
 
-    async def next_notification_due(self) -> str | None:
+    async def next_notification_due(self, *, private: bool | None = None) -> str | None:
         row = await self._fetchone(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+            "SELECT MIN(o.next_attempt_at) FROM outbox o JOIN chats c ON c.id = o.chat_id "
+            f"WHERE o.sent_at IS NULL AND o.failed_at IS NULL {_lane(private)}"
         )
         return row[0] if row else None
 
@@ -1037,6 +1041,11 @@ class DigestChat:
     type: str
     language: str | None
     user_language: str | None
+
+
+def _lane(private: bool | None) -> str:
+    """The SQL condition on `c` (chats) for one lane of the outbox."""
+    return {None: "", True: "AND c.type = 'private'", False: "AND c.type != 'private'"}[private]
 
 
 async def _write_all(db: aiosqlite.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
