@@ -11,7 +11,6 @@ and pushes it signed, then waits for the message. Prints min / median / p95 / ma
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -21,56 +20,29 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
-from fakes.telegram import FakeTelegram  # noqa: E402
-from fakes.trackingmore import FakeTrackingMore  # noqa: E402
-from harness import BotProcess  # noqa: E402
+from bench.common import (  # noqa: E402
+    BotProcess,
+    FakeTelegram,
+    FakeTrackingMore,
+    Row,
+    Sizes,
+    bot_env,
+    free_port,
+    percentile,
+    s10,
+)
 
 SECRET = "bench-webhook-secret-0123456789"
 FIRST_CHAT = 4242
-
-
-def s10(serial: int) -> str:
-    """A valid UPU S10 code (check digit computed) for serial 0..99999999."""
-    digits = f"{serial:08d}"
-    total = sum(int(d) * w for d, w in zip(digits, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
-    check = 11 - total % 11
-    check = 5 if check == 11 else 0 if check == 10 else check
-    return f"RR{digits}{check}IT"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shipments", type=int, default=20)
     args = parser.parse_args()
-    port = free_port()
-    with FakeTelegram() as tg, FakeTrackingMore() as tm, tempfile.TemporaryDirectory() as tmp:
-        env = {
-            "TELEGRAM_BOT_TOKEN": tg.token,
-            "TRACKINGMORE_API_KEY": tm.api_key,
-            "TELEGRAM_API_BASE_URL": tg.base_url,
-            "TRACKINGMORE_API_BASE_URL": tm.base_url,
-            "DATABASE_PATH": f"{tmp}/postino.sqlite3",
-            "POLL_INTERVAL_SECONDS": "3600",
-            "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
-            "TRACKINGMORE_WEBHOOK_SECRET": SECRET,
-            "LOG_LEVEL": "WARNING",
-        }
-        bot = BotProcess(env, Path(tmp), "bench-bot")
-        bot.start()
-        try:
-            bot.wait_ready(tg)
-            latencies = measure(tg, tm, f"http://127.0.0.1:{port}", args.shipments)
-        finally:
-            bot.stop()
-    latencies.sort()
+    latencies = sorted(run(args.shipments))
     p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
     print(
         f"push to message over {len(latencies)} pushes: min {latencies[0] * 1000:.0f} ms, "
@@ -78,6 +50,40 @@ def main() -> int:
         f"max {latencies[-1] * 1000:.0f} ms"
     )
     return 0
+
+
+def row(sizes: Sizes) -> Row:
+    latencies = run(sizes.pushes)
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    return Row(
+        "push to message",
+        f"{len(latencies)} signed TrackingMore pushes, each about a shipment followed by 1 chat",
+        f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms",
+        "—",
+        None,
+        "p50 and p99 printed",
+        "ok",
+    )
+
+
+def run(shipments: int) -> list[float]:
+    """The real bot with pushes on and polls an hour apart, so only pushes tell."""
+    port = free_port()
+    with FakeTelegram() as tg, FakeTrackingMore() as tm, tempfile.TemporaryDirectory() as tmp:
+        env = bot_env(
+            tg,
+            tm,
+            Path(tmp) / "postino.sqlite3",
+            WEBHOOK_LISTEN=f"127.0.0.1:{port}",
+            TRACKINGMORE_WEBHOOK_SECRET=SECRET,
+        )
+        bot = BotProcess(env, Path(tmp), "bench-bot")
+        bot.start()
+        try:
+            bot.wait_ready(tg)
+            return measure(tg, tm, f"http://127.0.0.1:{port}", shipments)
+        finally:
+            bot.stop()
 
 
 def measure(tg: FakeTelegram, tm: FakeTrackingMore, web: str, shipments: int) -> list[float]:

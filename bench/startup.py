@@ -1,0 +1,38 @@
+"""Start-up: from starting `python -m bot` to its first getUpdates, on a new database (the
+first start runs the migrations) and again on the same one."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import BotProcess, FakeTelegram, FakeTrackingMore, Row, Sizes, bot_env
+
+
+def row(sizes: Sizes) -> Row:
+    seconds = []
+    with (
+        FakeTelegram() as tg,
+        FakeTrackingMore() as tm,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        bot = BotProcess(bot_env(tg, tm, Path(folder) / "start.sqlite3"), Path(folder), "start")
+        for _ in range(sizes.starts):
+            began = time.monotonic()
+            bot.start()
+            bot.wait_ready(tg)
+            first = min(c["time"] for c in tg.calls("getUpdates") if c["time"] >= began)
+            seconds.append(first - began)
+            bot.stop()
+    later = seconds[1:] or seconds
+    return Row(
+        "start-up",
+        f"`python -m bot` to its first getUpdates, {len(seconds)} starts",
+        f"{seconds[0]:.2f} s on a new database, median {statistics.median(later):.2f} s after",
+        "—",
+        None,
+        "seconds printed",
+        "ok",
+    )
