@@ -1,4 +1,4 @@
-"""TrackingMore API v4 client (httpx) and the parser of its tracking objects.
+"""TrackingMore API v4 client (aiohttp) and the parser of its tracking objects.
 
 Knows nothing of Telegram or of the database: it turns HTTP into `Snapshot`s and typed
 errors. Requests are paced by client-side limiters that match TrackingMore's published
@@ -8,13 +8,14 @@ cycle never bursts into 429s.
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-import httpx
+import aiohttp
 from aiolimiter import AsyncLimiter
 
 from bot.tracking import Checkpoint, Snapshot, merge_checkpoints, note_status, parse_carrier_time
@@ -22,8 +23,7 @@ from bot.tracking import Checkpoint, Snapshot, merge_checkpoints, note_status, p
 logger = logging.getLogger(__name__)
 
 MAX_NUMBERS_PER_REQUEST = 40
-# The poller's 10 requests in flight and room for a chat's refresh; httpx looks at every
-# pooled connection on each request, so a pool larger than needed costs CPU.
+# The poller's 10 requests in flight and room for a chat's refresh.
 MAX_CONNECTIONS = 12
 REQUEST_BURST = 2
 DEFAULT_RETRY_AFTER = 60.0
@@ -121,14 +121,12 @@ class TrackingMoreClient:
         requests_per_second: float = 10,
         creates_per_second: float = 3,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/",
+        self._base_url = base_url.rstrip("/") + "/"
+        # aiohttp, not httpx: a poll cycle's 250 requests cost about half the CPU (BENCHMARKS.md).
+        self._http = aiohttp.ClientSession(
             headers={"Tracking-Api-Key": api_key, "Accept": "application/json"},
-            timeout=httpx.Timeout(timeout),
-            # All kept alive: a connection closed and opened again costs more than its request.
-            limits=httpx.Limits(
-                max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
-            ),
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
         )
         # A burst of 2 (creations: none), not a second's worth: a full burst that reaches
         # TrackingMore a little late lands on its next second's share and is answered 429.
@@ -138,7 +136,7 @@ class TrackingMoreClient:
         self.stats = CallStats()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._http.close()
 
     async def create(self, courier: str, code: str) -> Snapshot:
         """Register a number and return its current state (an existing one is fetched)."""
@@ -208,15 +206,15 @@ class TrackingMoreClient:
             if limiter is not None:
                 await limiter.acquire()
             async with self._limiter:
-                response = await self._http.request(method, path, **kwargs)
+                response = await self._request(method, path, **kwargs)
             data = _unwrap(response)
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:
             error: CarrierError = CarrierUnavailable(
                 f"{endpoint}: timed out ({type(exc).__name__})"
             )
             self.stats.record(endpoint, type(error).__name__)
             raise error from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             error = CarrierUnavailable(f"{endpoint}: {type(exc).__name__}")
             self.stats.record(endpoint, type(error).__name__)
             raise error from None
@@ -231,8 +229,46 @@ class TrackingMoreClient:
         self.stats.record(endpoint, "ok")
         return data
 
+    async def _request(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None
+    ) -> Answer:
+        async with self._http.request(
+            method, self._base_url + path, params=params, json=json
+        ) as response:
+            return Answer(
+                response.status, response.reason or "", response.headers, await response.read()
+            )
 
-def _unwrap(response: httpx.Response) -> Any:
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer, as `_unwrap` reads it (an httpx.Response reads the same way)."""
+
+    status_code: int
+    reason_phrase: str
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.content)
+
+
+class _Response(Protocol):
+    status_code: int
+    reason_phrase: str
+    headers: Mapping[str, str]
+
+    @property
+    def is_success(self) -> bool: ...
+
+    def json(self) -> Any: ...
+
+
+def _unwrap(response: _Response) -> Any:
     """Check the envelope and return its `data`, or raise the typed error it stands for."""
     try:
         body = response.json()
@@ -265,7 +301,7 @@ def _meta(body: Any) -> tuple[int, str] | None:
     return code, str(meta.get("message") or "")
 
 
-def _error_for(code: int, message: str, response: httpx.Response) -> CarrierError:
+def _error_for(code: int, message: str, response: _Response) -> CarrierError:
     text = f"{message or 'error'} (code {code})"
     if code == 429 or response.status_code == 429:
         return CarrierRateLimited(text, _retry_after(response), code)
@@ -285,7 +321,7 @@ def _error_for(code: int, message: str, response: httpx.Response) -> CarrierErro
     return CarrierError(text, code)
 
 
-def _retry_after(response: httpx.Response) -> float:
+def _retry_after(response: _Response) -> float:
     try:
         return max(1.0, float(response.headers.get("Retry-After", "")))
     except ValueError:
