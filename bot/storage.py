@@ -968,7 +968,12 @@ class Storage:
 
     async def find_shipment(self, courier: str, code: str) -> Shipment | None:
         """The stored shipment for a (courier, code) as TrackingMore spells it (any case)."""
+        # Exactly as stored, through the index, nearly always; in any case only if not: that
+        # needs a scan of the whole table (6 ms at 50,000 shipments, under the lock).
         row = await self._fetchone(
+            f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh WHERE sh.courier = ? AND sh.code = ?",
+            (courier, code),
+        ) or await self._fetchone(
             f"SELECT {_SHIPMENT_COLUMNS} FROM shipments sh "
             "WHERE sh.courier = ? COLLATE NOCASE AND sh.code = ? COLLATE NOCASE "
             "ORDER BY sh.code = ? DESC LIMIT 1",
