@@ -125,6 +125,7 @@ class Notifier:
         due = await self._storage.due_notifications(BATCH_SIZE, private=private)
         if not due:
             return False
+        self._forget_paced()
         by_chat: dict[int, list[Notification]] = defaultdict(list)
         for item in due:
             by_chat[item.chat_id].append(item)
@@ -145,6 +146,12 @@ class Notifier:
                     return  # not started: it stays queued for the next run
                 if not await self._deliver(item, item.chat_id):
                     return  # the chat is paused, moved or flooded: the rest waits
+
+    def _forget_paced(self) -> None:
+        """Drop the send times that no longer hold a chat back: kept, they would grow by one
+        for every private chat ever messaged."""
+        horizon = time.monotonic() - PRIVATE_CHAT_INTERVAL
+        self._last_sent = {chat: at for chat, at in self._last_sent.items() if at > horizon}
 
     async def _pace(self, item: Notification) -> None:
         if item.chat_type != "private":
