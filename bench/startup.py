@@ -1,5 +1,5 @@
 """Start-up: from starting `python -m bot` to its first getUpdates, on a new database (the
-first start runs the migrations) and again on the same one."""
+first start runs the migrations) and again on the same one; and the bot's RSS at that point."""
 
 from __future__ import annotations
 
@@ -8,11 +8,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import BotProcess, FakeTelegram, FakeTrackingMore, Row, Sizes, bot_env
+from bench.common import (
+    BotProcess,
+    FakeTelegram,
+    FakeTrackingMore,
+    Row,
+    Sizes,
+    bot_env,
+    proc_status,
+)
 
 
 def row(sizes: Sizes) -> Row:
-    seconds = []
+    seconds, rss = [], 0
     with (
         FakeTelegram() as tg,
         FakeTrackingMore() as tm,
@@ -25,12 +33,15 @@ def row(sizes: Sizes) -> Row:
             bot.wait_ready(tg)
             first = min(c["time"] for c in tg.calls("getUpdates") if c["time"] >= began)
             seconds.append(first - began)
+            assert bot.pid is not None
+            rss = proc_status(bot.pid)["VmRSS"]
             bot.stop()
     later = seconds[1:] or seconds
     return Row(
         "start-up",
         f"`python -m bot` to its first getUpdates, {len(seconds)} starts",
-        f"{seconds[0]:.2f} s on a new database, median {statistics.median(later):.2f} s after",
+        f"{seconds[0]:.2f} s on a new database, median {statistics.median(later):.2f} s after; "
+        f"RSS {rss / 1024:.0f} MiB then",
         "—",
         None,
         "seconds printed",
