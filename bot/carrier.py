@@ -258,9 +258,16 @@ class Answer:
 
 
 class _Response(Protocol):
-    status_code: int
-    reason_phrase: str
-    headers: Mapping[str, str]
+    """What `_unwrap` reads: an `Answer`, or an httpx.Response (as the tests give it)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def reason_phrase(self) -> str: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
     @property
     def is_success(self) -> bool: ...

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -198,7 +198,7 @@ class Poller:
                 self.state.batches += 1
                 group.create_task(poll(courier, shipments))
 
-    async def _batches_to_poll(self) -> AsyncIterator[tuple[str, list[Shipment]]]:
+    async def _batches_to_poll(self) -> AsyncGenerator[tuple[str, list[Shipment]], None]:
         """What to poll, read a page at a time, in batches of up to 40 of one courier."""
         pending: dict[str, list[Shipment]] = defaultdict(list)
         after = 0
