@@ -1,4 +1,4 @@
-"""TrackingMore API v4 client (aiohttp) and the parser of its tracking objects.
+"""TrackingMore API v4 client (httpx) and the parser of its tracking objects.
 
 Knows nothing of Telegram or of the database: it turns HTTP into `Snapshot`s and typed
 errors. Requests are paced by client-side limiters that match TrackingMore's published
@@ -8,14 +8,15 @@ cycle never bursts into 429s.
 
 from __future__ import annotations
 
-import json as jsonlib
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+from urllib.parse import urlencode
 
-import aiohttp
+import httpx
 from aiolimiter import AsyncLimiter
 
 from bot.tracking import Checkpoint, Snapshot, merge_checkpoints, note_status, parse_carrier_time
@@ -23,8 +24,9 @@ from bot.tracking import Checkpoint, Snapshot, merge_checkpoints, note_status, p
 logger = logging.getLogger(__name__)
 
 MAX_NUMBERS_PER_REQUEST = 40
-# The poller's 10 requests in flight and room for a chat's refresh.
-MAX_CONNECTIONS = 12
+# The poller's 10 requests in flight and room for a chat's refresh; httpx looks at every
+# pooled connection on each request, so a pool larger than needed costs CPU.
+MAX_CONNECTIONS = 6
 REQUEST_BURST = 2
 DEFAULT_RETRY_AFTER = 60.0
 _OK_CODES = frozenset({200, 201})
@@ -87,8 +89,9 @@ class BatchCreateResult:
 
 @dataclass(frozen=True)
 class Fetched:
-    snapshots: list[Snapshot]
+    snapshots: list[Snapshot]  # the trackings that said something new (or all, without `known`)
     unknown: list[str]  # numbers TrackingMore does not have (any more)
+    unchanged: list[str] = field(default_factory=list)  # answered as their `known` signature
 
 
 @dataclass
@@ -122,11 +125,14 @@ class TrackingMoreClient:
         creates_per_second: float = 3,
     ) -> None:
         self._base_url = base_url.rstrip("/") + "/"
-        # aiohttp, not httpx: a poll cycle's 250 requests cost about half the CPU (BENCHMARKS.md).
-        self._http = aiohttp.ClientSession(
+        self._http = httpx.AsyncClient(
+            base_url=self._base_url,
             headers={"Tracking-Api-Key": api_key, "Accept": "application/json"},
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
+            timeout=httpx.Timeout(timeout),
+            # All kept alive: a connection closed and opened again costs more than its request.
+            limits=httpx.Limits(
+                max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
+            ),
         )
         # A burst of 2 (creations: none), not a second's worth: a full burst that reaches
         # TrackingMore a little late lands on its next second's share and is answered 429.
@@ -136,7 +142,7 @@ class TrackingMoreClient:
         self.stats = CallStats()
 
     async def aclose(self) -> None:
-        await self._http.close()
+        await self._http.aclose()
 
     async def create(self, courier: str, code: str) -> Snapshot:
         """Register a number and return its current state (an existing one is fetched)."""
@@ -163,27 +169,40 @@ class TrackingMoreClient:
         data = await self._call("batch", "POST", "trackings/batch", json=body)
         return _parse_batch_result(data, items)
 
-    async def get(self, courier: str, codes: Sequence[str]) -> Fetched:
-        """Current state of up to 40 numbers of one courier."""
+    async def get(
+        self, courier: str, codes: Sequence[str], known: Mapping[str, str] | None = None
+    ) -> Fetched:
+        """Current state of up to 40 numbers of one courier.
+
+        `known` maps numbers to the signature of their last answer: a tracking whose answer
+        has the same signature is reported `unchanged` and not parsed at all (most of a poll
+        cycle's answers, and most of its cost).
+        """
         if len(codes) > MAX_NUMBERS_PER_REQUEST:
             raise ValueError(f"at most {MAX_NUMBERS_PER_REQUEST} numbers per get")
-        params = {"tracking_numbers": ",".join(codes), "courier_code": courier}
-        data = await self._call("get", "GET", "trackings/get", params=params)
+        # The query written out once: httpx merging a params dict into the base URL parses and
+        # re-encodes the long list of numbers several times per request.
+        query = urlencode({"tracking_numbers": ",".join(codes), "courier_code": courier}, safe=",")
+        data = await self._call("get", "GET", f"{self._base_url}trackings/get?{query}")
         if not isinstance(data, list):
             raise CarrierBadResponse("get answered without a list of trackings")
         requested = {code.upper(): code for code in codes}
-        present = {
-            str(item.get("tracking_number") or "").upper()
-            for item in data
-            if isinstance(item, Mapping)
-        }
-        snapshots = [
-            snapshot.keyed(courier, requested[snapshot.code.upper()])
-            for snapshot in parse_trackings(data)
-            if snapshot.code.upper() in requested
-        ]
-        unknown = [code for key, code in requested.items() if key not in present]
-        return Fetched(snapshots, unknown)
+        known = known or {}
+        fetched = Fetched([], [])
+        present = set()
+        for item in data:
+            if not isinstance(item, Mapping):
+                continue
+            code = requested.get(str(item.get("tracking_number") or "").upper())
+            if code is None:
+                continue
+            present.add(code)
+            if code in known and known[code] == tracking_signature(item):
+                fetched.unchanged.append(code)
+            elif (snapshot := parse_tracking(item)) is not None:
+                fetched.snapshots.append(snapshot.keyed(courier, code))
+        fetched.unknown.extend(code for code in requested.values() if code not in present)
+        return fetched
 
     async def delete(self, carrier_id: str) -> None:
         await self._call("delete", "DELETE", f"trackings/delete/{carrier_id}")
@@ -206,15 +225,15 @@ class TrackingMoreClient:
             if limiter is not None:
                 await limiter.acquire()
             async with self._limiter:
-                response = await self._request(method, path, **kwargs)
+                response = await self._http.request(method, path, **kwargs)
             data = _unwrap(response)
-        except TimeoutError as exc:
+        except httpx.TimeoutException as exc:
             error: CarrierError = CarrierUnavailable(
                 f"{endpoint}: timed out ({type(exc).__name__})"
             )
             self.stats.record(endpoint, type(error).__name__)
             raise error from None
-        except aiohttp.ClientError as exc:
+        except httpx.HTTPError as exc:
             error = CarrierUnavailable(f"{endpoint}: {type(exc).__name__}")
             self.stats.record(endpoint, type(error).__name__)
             raise error from None
@@ -229,53 +248,8 @@ class TrackingMoreClient:
         self.stats.record(endpoint, "ok")
         return data
 
-    async def _request(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None
-    ) -> Answer:
-        async with self._http.request(
-            method, self._base_url + path, params=params, json=json
-        ) as response:
-            return Answer(
-                response.status, response.reason or "", response.headers, await response.read()
-            )
 
-
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP answer, as `_unwrap` reads it (an httpx.Response reads the same way)."""
-
-    status_code: int
-    reason_phrase: str
-    headers: Mapping[str, str]
-    content: bytes
-
-    @property
-    def is_success(self) -> bool:
-        return 200 <= self.status_code < 300
-
-    def json(self) -> Any:
-        return jsonlib.loads(self.content)
-
-
-class _Response(Protocol):
-    """What `_unwrap` reads: an `Answer`, or an httpx.Response (as the tests give it)."""
-
-    @property
-    def status_code(self) -> int: ...
-
-    @property
-    def reason_phrase(self) -> str: ...
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-
-    @property
-    def is_success(self) -> bool: ...
-
-    def json(self) -> Any: ...
-
-
-def _unwrap(response: _Response) -> Any:
+def _unwrap(response: httpx.Response) -> Any:
     """Check the envelope and return its `data`, or raise the typed error it stands for."""
     try:
         body = response.json()
@@ -308,7 +282,7 @@ def _meta(body: Any) -> tuple[int, str] | None:
     return code, str(meta.get("message") or "")
 
 
-def _error_for(code: int, message: str, response: _Response) -> CarrierError:
+def _error_for(code: int, message: str, response: httpx.Response) -> CarrierError:
     text = f"{message or 'error'} (code {code})"
     if code == 429 or response.status_code == 429:
         return CarrierRateLimited(text, _retry_after(response), code)
@@ -328,7 +302,7 @@ def _error_for(code: int, message: str, response: _Response) -> CarrierError:
     return CarrierError(text, code)
 
 
-def _retry_after(response: _Response) -> float:
+def _retry_after(response: httpx.Response) -> float:
     try:
         return max(1.0, float(response.headers.get("Retry-After", "")))
     except ValueError:
@@ -403,7 +377,31 @@ def parse_tracking(obj: Any) -> Snapshot | None:
         substatus=str(obj.get("substatus") or ""),
         carrier_id=str(obj.get("id") or ""),
         checkpoints=merge_checkpoints(groups),
+        signature=tracking_signature(obj),
     )
+
+
+def tracking_signature(obj: Mapping[str, Any]) -> str:
+    """A short digest of what a tracking says: status, and the size and newest entry of each
+    list of checkpoints. Equal signatures mean nothing new to diff; cheap to compute from
+    the raw answer, so unchanged trackings are never parsed."""
+    parts: list[object] = [
+        obj.get("delivery_status"),
+        obj.get("substatus"),
+        obj.get("latest_checkpoint_time"),
+        obj.get("latest_event"),
+    ]
+    for items in (
+        _section(obj, "origin_info").get("trackinfo"),
+        _section(obj, "destination_info").get("trackinfo"),
+        obj.get("track_info"),
+    ):
+        if isinstance(items, list) and items:
+            newest = items[0] if isinstance(items[0], Mapping) else {}
+            parts += [len(items), newest.get("checkpoint_date"), newest.get("tracking_detail")]
+        else:
+            parts.append(0)
+    return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
 
 def _section(obj: Mapping[str, Any], name: str) -> Mapping[str, Any]:

@@ -213,7 +213,8 @@ class Poller:
             yield courier, group
 
     async def _poll_batch(self, courier: str, shipments: Sequence[Shipment]) -> None:
-        fetched = await self._carrier.get(courier, [s.code for s in shipments])
+        known = {s.code: s.carrier_signature for s in shipments if s.carrier_signature}
+        fetched = await self._carrier.get(courier, [s.code for s in shipments], known)
         if fetched.unknown:
             # TrackingMore forgot them (deleted on its side): register again next cycle.
             logger.info(
@@ -221,6 +222,9 @@ class Poller:
             )
             await self._storage.mark_unregistered([(courier, code) for code in fetched.unknown])
         await self._store(fetched.snapshots)
+        if fetched.unchanged:
+            unchanged = set(fetched.unchanged)
+            await self._storage.polled_unchanged([s.id for s in shipments if s.code in unchanged])
 
     async def _store(self, snapshots: Sequence[Snapshot]) -> list[Change]:
         """Diff and write (one transaction, under the storage lock), then wake the sender.

@@ -126,6 +126,10 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE shipments SET delivered_at = last_change_at WHERE status = 'delivered';
     CREATE INDEX events_by_seen ON events(shipment_id, seen_at);
     """,
+    # v4: what TrackingMore last said, in short, so unchanged answers are not parsed again.
+    """
+    ALTER TABLE shipments ADD COLUMN carrier_signature TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -166,6 +170,7 @@ class Shipment:
     refused: bool = False  # TrackingMore refused the number as invalid
     delivered_at: str | None = None
     refreshed_at: str | None = None
+    carrier_signature: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,9 +230,10 @@ class Notification:
 
 _SHIPMENT_COLUMNS = (
     "sh.id, sh.courier, sh.code, sh.carrier_id, sh.registered, sh.status, sh.substatus, "
-    "sh.latest_event_at, sh.last_change_at, sh.delivered_at, sh.refreshed_at"
+    "sh.latest_event_at, sh.last_change_at, sh.delivered_at, sh.refreshed_at, "
+    "sh.carrier_signature"
 )
-_SHIPMENT_WIDTH = 11
+_SHIPMENT_WIDTH = 12
 _FOLLOWED_COLUMNS = (
     f"{_SHIPMENT_COLUMNS}, s.label, s.added_by, s.added_by_name, s.added_at, s.muted, s.archived_at"
 )
@@ -247,6 +253,7 @@ def _shipment(row: Sequence[Any]) -> Shipment:
         refused=row[4] == -1,
         delivered_at=row[9],
         refreshed_at=row[10],
+        carrier_signature=row[11],
     )
 
 
@@ -681,7 +688,7 @@ class Storage:
                 entry = stored.get((snapshot.courier, snapshot.code))
                 if entry is None:
                     continue
-                polled.append((now, snapshot.carrier_id, entry.id))
+                polled.append((now, snapshot.carrier_id, snapshot.signature, entry.id))
                 change = diff(entry.id, entry.status, entry.fingerprints, snapshot)
                 if change is not None:
                     changes.append(change)
@@ -690,12 +697,33 @@ class Storage:
             await _write_all(
                 db,
                 "UPDATE shipments SET registered=1, last_polled_at=?, "
-                "carrier_id=COALESCE(NULLIF(?, ''), carrier_id) WHERE id=?",
+                "carrier_id=COALESCE(NULLIF(?, ''), carrier_id), "
+                "carrier_signature=NULLIF(?, '') WHERE id=?",
                 polled,
             )
             await self._count_rechecks(db, rechecked)
             await self._store_changes(db, changes, now, notify=notify)
         return changes
+
+    async def polled_unchanged(self, shipment_ids: Sequence[int]) -> None:
+        """TrackingMore answered these exactly as last time: nothing to diff, but the poll
+        counts (a delivered shipment due for a re-check has had it)."""
+        if not shipment_ids:
+            return
+        now = iso_utc()
+        marks = ",".join("?" * len(shipment_ids))
+        async with self._transaction() as db:
+            rows = await db.execute_fetchall(
+                "SELECT id, status, rechecks_left, next_recheck_at FROM shipments "
+                f"WHERE id IN ({marks}) AND status = 'delivered'",
+                list(shipment_ids),
+            )
+            await self._count_rechecks(db, [_Stored(*row, set()) for row in rows])
+            await _write_all(
+                db,
+                "UPDATE shipments SET last_polled_at=? WHERE id=?",
+                [(now, shipment_id) for shipment_id in shipment_ids],
+            )
 
     async def _load_for_diff(
         self, db: aiosqlite.Connection, snapshots: Sequence[Snapshot]

@@ -94,6 +94,7 @@ class Snapshot:
     substatus: str = ""
     carrier_id: str = ""
     checkpoints: tuple[Checkpoint, ...] = field(default_factory=tuple)  # newest first
+    signature: str = ""  # see carrier.tracking_signature
 
     def keyed(self, courier: str, code: str) -> Snapshot:
         """The same snapshot under our own (courier, code) spelling."""

@@ -44,6 +44,9 @@ SEEDS: dict[int, str] = {
                      digest_time = '08:30' WHERE id = -2001;
     UPDATE subscriptions SET muted = 1 WHERE chat_id = -2001;
     """,
+    4: """
+    UPDATE shipments SET carrier_signature = '0123456789abcdef01234567' WHERE id = 1;
+    """,
 }
 
 
