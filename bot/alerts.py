@@ -10,8 +10,8 @@ import logging
 from collections.abc import Iterable
 
 from telegram import Bot
-from telegram.error import TelegramError
 
+from bot.delivery import Delivery, send_to_chat
 from bot.i18n import chat_language, translator
 from bot.poller import CarrierHealth, PollState
 from bot.storage import Storage
@@ -69,10 +69,13 @@ class AdminAlerts:
                 if chat
                 else self._default_language
             )
-            try:
-                await self._bot.send_message(admin_id, translator(language)(key, **values))
-            except TelegramError as exc:
+            text = translator(language)(key, **values)
+            outcome = await send_to_chat(self._bot, self._storage, admin_id, text)
+            if outcome.delivery != Delivery.SENT:
                 # Telegram only lets a bot write to users who started it first.
                 logger.warning(
-                    "could not alert admin %s (%s); have they sent /start?", admin_id, exc
+                    "could not alert admin %s (%s %s); have they sent /start?",
+                    admin_id,
+                    outcome.delivery.value,
+                    outcome.error,
                 )
