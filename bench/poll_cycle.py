@@ -27,7 +27,7 @@ from bench.common import (
 )
 
 CPU_TARGET = 0.05
-CPU_CYCLES = 3
+CPU_CYCLES = 5
 
 
 class CycleChild:

@@ -221,18 +221,18 @@ class Poller:
                 "%d numbers unknown to TrackingMore; registering again", len(fetched.unknown)
             )
             await self._storage.mark_unregistered([(courier, code) for code in fetched.unknown])
-        await self._store(fetched.snapshots)
-        if fetched.unchanged:
-            unchanged = set(fetched.unchanged)
-            await self._storage.polled_unchanged([s.id for s in shipments if s.code in unchanged])
+        unchanged = set(fetched.unchanged)
+        await self._store(fetched.snapshots, [s.id for s in shipments if s.code in unchanged])
 
-    async def _store(self, snapshots: Sequence[Snapshot]) -> list[Change]:
+    async def _store(
+        self, snapshots: Sequence[Snapshot], unchanged: Sequence[int] = ()
+    ) -> list[Change]:
         """Diff and write (one transaction, under the storage lock), then wake the sender.
 
         Polls and TrackingMore pushes both come through here, so a change that both see
         is stored, and told, once.
         """
-        changes = await self._storage.ingest(snapshots)
+        changes = await self._storage.ingest(snapshots, unchanged=unchanged)
         if changes:
             self.state.changes_found += len(changes)
             self._on_changes(changes)

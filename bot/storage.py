@@ -335,8 +335,9 @@ class Storage:
             await self._db.commit()
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._lock, self._db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One hop to aiosqlite's thread; a cursor takes three (execute, fetchall, close).
+        async with self._lock:
+            return list(await self._db.execute_fetchall(sql, params))
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
         async with self._lock, self._db.execute(sql, params) as cursor:
@@ -668,62 +669,79 @@ class Storage:
                 (shipment_id, shipment_id),
             )
 
-    async def ingest(self, snapshots: Sequence[Snapshot], *, notify: bool = True) -> list[Change]:
+    async def ingest(
+        self,
+        snapshots: Sequence[Snapshot],
+        *,
+        unchanged: Sequence[int] = (),
+        notify: bool = True,
+    ) -> list[Change]:
         """Store what is new in these snapshots, and queue one notification per chat and change.
 
         Events, the new status and the outbox rows are written in one transaction, so a
         crash either keeps all of a change or none of it; the diff runs under the same
         lock, so two paths seeing the same change (poll and push) store it once. Each kind
         of write is one statement for the whole batch: a poll cycle ingests 40 at a time.
+        `unchanged` are the ids of shipments of the same poll that TrackingMore answered
+        exactly as last time: their poll is recorded in the same transaction.
         """
-        if not snapshots:
+        if not snapshots and not unchanged:
             return []
         now = iso_utc()
-        changes: list[Change] = []
-        polled: list[tuple[str, str, int]] = []
-        rechecked: list[_Stored] = []
         async with self._transaction() as db:
-            stored = await self._load_for_diff(db, snapshots)
-            for snapshot in snapshots:
-                entry = stored.get((snapshot.courier, snapshot.code))
-                if entry is None:
-                    continue
-                polled.append((now, snapshot.carrier_id, snapshot.signature, entry.id))
-                change = diff(entry.id, entry.status, entry.fingerprints, snapshot)
-                if change is not None:
-                    changes.append(change)
-                elif entry.status == Status.DELIVERED:
-                    rechecked.append(entry)
-            await _write_all(
-                db,
-                "UPDATE shipments SET registered=1, last_polled_at=?, "
-                "carrier_id=COALESCE(NULLIF(?, ''), carrier_id), "
-                "carrier_signature=NULLIF(?, '') WHERE id=?",
-                polled,
-            )
-            await self._count_rechecks(db, rechecked)
-            await self._store_changes(db, changes, now, notify=notify)
+            changes = await self._ingest_snapshots(db, snapshots, now, notify=notify)
+            await self._record_unchanged(db, unchanged, now)
         return changes
 
-    async def polled_unchanged(self, shipment_ids: Sequence[int]) -> None:
-        """TrackingMore answered these exactly as last time: nothing to diff, but the poll
-        counts (a delivered shipment due for a re-check has had it)."""
+    async def _ingest_snapshots(
+        self, db: aiosqlite.Connection, snapshots: Sequence[Snapshot], now: str, *, notify: bool
+    ) -> list[Change]:
+        if not snapshots:
+            return []
+        changes: list[Change] = []
+        polled: list[tuple[str, str, str, int]] = []
+        rechecked: list[_Stored] = []
+        stored = await self._load_for_diff(db, snapshots)
+        for snapshot in snapshots:
+            entry = stored.get((snapshot.courier, snapshot.code))
+            if entry is None:
+                continue
+            polled.append((now, snapshot.carrier_id, snapshot.signature, entry.id))
+            change = diff(entry.id, entry.status, entry.fingerprints, snapshot)
+            if change is not None:
+                changes.append(change)
+            elif entry.status == Status.DELIVERED:
+                rechecked.append(entry)
+        await _write_all(
+            db,
+            "UPDATE shipments SET registered=1, last_polled_at=?, "
+            "carrier_id=COALESCE(NULLIF(?, ''), carrier_id), "
+            "carrier_signature=NULLIF(?, '') WHERE id=?",
+            polled,
+        )
+        await self._count_rechecks(db, rechecked)
+        await self._store_changes(db, changes, now, notify=notify)
+        return changes
+
+    async def _record_unchanged(
+        self, db: aiosqlite.Connection, shipment_ids: Sequence[int], now: str
+    ) -> None:
+        """Nothing to diff, but the poll counts (a delivered shipment due for a re-check has
+        had it)."""
         if not shipment_ids:
             return
-        now = iso_utc()
         marks = ",".join("?" * len(shipment_ids))
-        async with self._transaction() as db:
-            rows = await db.execute_fetchall(
-                "SELECT id, status, rechecks_left, next_recheck_at FROM shipments "
-                f"WHERE id IN ({marks}) AND status = 'delivered'",
-                list(shipment_ids),
-            )
-            await self._count_rechecks(db, [_Stored(*row, set()) for row in rows])
-            await _write_all(
-                db,
-                "UPDATE shipments SET last_polled_at=? WHERE id=?",
-                [(now, shipment_id) for shipment_id in shipment_ids],
-            )
+        rows = await db.execute_fetchall(
+            "SELECT id, status, rechecks_left, next_recheck_at FROM shipments "
+            f"WHERE id IN ({marks}) AND status = 'delivered'",
+            list(shipment_ids),
+        )
+        await self._count_rechecks(db, [_Stored(*row, set()) for row in rows])
+        await _write_all(
+            db,
+            "UPDATE shipments SET last_polled_at=? WHERE id=?",
+            [(now, shipment_id) for shipment_id in shipment_ids],
+        )
 
     async def _load_for_diff(
         self, db: aiosqlite.Connection, snapshots: Sequence[Snapshot]

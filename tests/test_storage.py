@@ -188,3 +188,33 @@ async def test_failed_transaction_leaves_nothing(storage: Storage, monkeypatch) 
     assert shipment is not None and shipment.status is None
     assert await storage.events(shipment.id) == []
     assert await storage.outbox_backlog() == 0
+
+
+async def test_one_poll_batch_is_one_transaction_with_its_unchanged_shipments(
+    tmp_path: Path,
+) -> None:
+    """A batch's changes and the shipments TrackingMore answered as before are written
+    together: the unchanged ones get their poll time, and a delivered one its re-check."""
+    path = tmp_path / "postino.sqlite3"
+    storage = await Storage.open(path)
+    other = "RR000000000IT"
+    await add_chats(storage, 1)
+    await storage.follow(1, POSTE, CODE, None, None, None)
+    delivered, _ = await storage.follow(1, POSTE, other, None, None, None)
+    await storage.ingest([Snapshot(POSTE, other, "delivered", carrier_id="tm-2")], notify=False)
+    with sqlite3.connect(path) as db:  # its first re-check is due now
+        db.execute(
+            "UPDATE shipments SET next_recheck_at='2000-01-01T00:00:00Z', last_polled_at=NULL "
+            "WHERE id=?",
+            (delivered.id,),
+        )
+    changes = await storage.ingest([snapshot("transit")], unchanged=[delivered.id])
+    await storage.close()
+
+    assert [c.new_status for c in changes] == ["transit"]
+    with sqlite3.connect(path) as db:
+        left, next_at, polled = db.execute(
+            "SELECT rechecks_left, next_recheck_at, last_polled_at FROM shipments WHERE id=?",
+            (delivered.id,),
+        ).fetchone()
+    assert left == 2 and next_at > "2026" and polled is not None
