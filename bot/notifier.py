@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -29,7 +30,6 @@ from bot.tracking import ATTENTION_STATUSES, parse_iso_utc, utcnow
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
 IDLE_WAKEUP_SECONDS = 5.0
 PRIVATE_CHAT_INTERVAL = 1.0
 # Sends started at once. Enough to keep Telegram's 30 messages/s busy, few enough that a
@@ -37,10 +37,16 @@ PRIVATE_CHAT_INTERVAL = 1.0
 # AIORateLimiter may hold a group's message for up to a minute (20 per minute per group).
 MAX_PRIVATE_IN_FLIGHT = 30
 MAX_GROUP_IN_FLIGHT = 50
-# The outbox drains in two lanes, private chats and groups, each fetching its own batches:
-# a group waiting minutes for its 20-a-minute allowance never holds back the private
-# chats' batch behind it, and a long private backlog never delays the groups' messages.
+# The outbox drains in two lanes, private chats and groups: a long private backlog never
+# delays the groups' messages, and groups waiting for their allowance never hold the
+# private chats back.
 LANES = (True, False)  # private?
+# Within a lane every chat with messages due is served by a task of its own, so a chat
+# with a long queue (a group at 20 a minute) never holds back another chat's messages.
+# At most this many chats a lane are served at once (what is held in memory); the lane
+# reads the outbox again when it has room for half as many.
+MAX_CHATS_SERVED = 500
+REFILL_AT = MAX_CHATS_SERVED // 2
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -64,6 +70,8 @@ class Notifier:
         self._max_attempts = max_attempts
         self._on_sent = on_sent
         self._wakeups = {private: asyncio.Event() for private in LANES}
+        self._served: dict[bool, set[int]] = {private: set() for private in LANES}
+        self._chat_tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._last_sent: dict[int, float] = {}
@@ -88,49 +96,78 @@ class Notifier:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), grace_seconds)
         except TimeoutError:
+            logger.warning("notifier did not finish in %.0f s; cancelling", grace_seconds)
             self._task.cancel()
-            logger.warning("notifier did not finish in %.0f s; cancelled", grace_seconds)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         except Exception:
             logger.exception("notifier stopped with an error")
 
     async def _run(self) -> None:
-        await asyncio.gather(*(self._run_lane(private) for private in LANES))
+        try:
+            await asyncio.gather(*(self._run_lane(private) for private in LANES))
+            # Stopping: the chats being served finish the message in hand.
+            await asyncio.gather(*self._chat_tasks, return_exceptions=True)
+        finally:
+            for task in self._chat_tasks:
+                task.cancel()
+            await asyncio.gather(*self._chat_tasks, return_exceptions=True)
 
     async def _run_lane(self, private: bool) -> None:
+        wakeup = self._wakeups[private]
         while not self._stopping:
+            wakeup.clear()  # before reading: a wake-up during the read is not lost
             try:
-                sent_any = await self.drain(private=private)
+                started = await self._serve_due(private)
             except Exception:
                 logger.exception("notifier cycle failed; retrying shortly")
-                sent_any = False
+                started = False
             if self._stopping:
                 break
-            if not sent_any:
+            if not started:
                 await self._sleep_until_woken(private)
 
     async def _sleep_until_woken(self, private: bool) -> None:
-        wakeup = self._wakeups[private]
-        wakeup.clear()
         delay = IDLE_WAKEUP_SECONDS
-        due = await self._storage.next_notification_due(private=private)
-        if due is not None:
-            seconds = ((parse_iso_utc(due) or utcnow()) - utcnow()).total_seconds()
-            delay = min(delay, max(0.05, seconds))
+        served = self._served[private]
+        if len(served) < MAX_CHATS_SERVED:
+            due = await self._storage.next_notification_due(private=private, excluding=served)
+            if due is not None:
+                seconds = ((parse_iso_utc(due) or utcnow()) - utcnow()).total_seconds()
+                delay = min(delay, max(0.05, seconds))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), delay)
+            await asyncio.wait_for(self._wakeups[private].wait(), delay)
 
-    async def drain(self, *, private: bool | None = None) -> bool:
-        """Send what is due now (to private chats, to groups, or to all when None);
-        returns whether anything was due."""
-        due = await self._storage.due_notifications(BATCH_SIZE, private=private)
+    async def _serve_due(self, private: bool) -> bool:
+        """Start serving the chats of this lane that have messages due and are not being
+        served yet; returns whether any was started."""
+        served = self._served[private]
+        room = MAX_CHATS_SERVED - len(served)
+        if room <= 0:
+            return False
+        due = await self._storage.due_notifications(room, private=private, excluding=served)
         if not due:
             return False
         self._forget_paced()
         by_chat: dict[int, list[Notification]] = defaultdict(list)
         for item in due:
             by_chat[item.chat_id].append(item)
-        await asyncio.gather(*(self._deliver_chat(items) for items in by_chat.values()))
+        for chat_id, items in by_chat.items():
+            served.add(chat_id)
+            task = asyncio.create_task(self._deliver_chat(items), name=f"send-{chat_id}")
+            self._chat_tasks.add(task)
+            task.add_done_callback(functools.partial(self._chat_served, private, chat_id))
         return True
+
+    def _chat_served(self, private: bool, chat_id: int, task: asyncio.Task[None]) -> None:
+        self._chat_tasks.discard(task)
+        served = self._served[private]
+        served.discard(chat_id)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            logger.error("sending to chat %s failed", chat_id, exc_info=error)
+        # The chat's next messages, if any, are read with the next chats to serve.
+        if len(served) <= REFILL_AT:
+            self._wakeups[private].set()
 
     async def _deliver_chat(self, items: Sequence[Notification]) -> None:
         for item in items:

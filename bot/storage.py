@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -905,9 +905,15 @@ class Storage:
     # --- outbox -------------------------------------------------------------------------
 
     async def due_notifications(
-        self, limit: int = 200, *, private: bool | None = None
+        self,
+        limit: int = 200,
+        *,
+        private: bool | None = None,
+        excluding: Collection[int] = (),
     ) -> list[Notification]:
-        """Due notifications, oldest first: to private chats, to groups, or (None) to all."""
+        """Due notifications, oldest first: to private chats, to groups, or (None) to all;
+        none to the chats in `excluding` (the sender is already serving them)."""
+        skipped = tuple(excluding)
         rows = await self._fetchall(
             "SELECT o.id, o.chat_id, c.type, c.language, c.user_language, o.shipment_id, "
             "sh.courier, sh.code, s.label, s.chat_id IS NOT NULL, o.payload, o.attempts, "
@@ -916,8 +922,9 @@ class Storage:
             "JOIN shipments sh ON sh.id = o.shipment_id "
             "LEFT JOIN subscriptions s ON s.chat_id = o.chat_id AND s.shipment_id = o.shipment_id "
             "WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= ? "
-            f"AND c.blocked_at IS NULL {_lane(private)} ORDER BY o.id LIMIT ?",
-            (iso_utc(), limit),
+            f"AND c.blocked_at IS NULL {_lane(private)} {_not_in('o.chat_id', skipped)} "
+            "ORDER BY o.id LIMIT ?",
+            (iso_utc(), *skipped, limit),
         )
         return [
             Notification(
@@ -942,10 +949,15 @@ class Storage:
             for r in rows
         ]
 
-    async def next_notification_due(self, *, private: bool | None = None) -> str | None:
+    async def next_notification_due(
+        self, *, private: bool | None = None, excluding: Collection[int] = ()
+    ) -> str | None:
+        skipped = tuple(excluding)
         row = await self._fetchone(
             "SELECT MIN(o.next_attempt_at) FROM outbox o JOIN chats c ON c.id = o.chat_id "
-            f"WHERE o.sent_at IS NULL AND o.failed_at IS NULL {_lane(private)}"
+            f"WHERE o.sent_at IS NULL AND o.failed_at IS NULL {_lane(private)} "
+            f"{_not_in('o.chat_id', skipped)}",
+            skipped,
         )
         return row[0] if row else None
 
@@ -1097,6 +1109,11 @@ class DigestChat:
 def _lane(private: bool | None) -> str:
     """The SQL condition on `c` (chats) for one lane of the outbox."""
     return {None: "", True: "AND c.type = 'private'", False: "AND c.type != 'private'"}[private]
+
+
+def _not_in(column: str, values: Collection[object]) -> str:
+    """`AND column NOT IN (?, …)` for that many parameters, or nothing when there are none."""
+    return f"AND {column} NOT IN ({','.join('?' * len(values))})" if values else ""
 
 
 async def _write_all(db: aiosqlite.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
