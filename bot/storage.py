@@ -520,20 +520,18 @@ class Storage:
         return [_followed(r) for r in rows]
 
     async def get_followed(self, chat_id: int, code: str) -> Followed | None:
-        row = await self._fetchone(
-            f"SELECT {_FOLLOWED_COLUMNS} "
-            "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
-            "WHERE s.chat_id=? AND sh.code=? ORDER BY s.added_at LIMIT 1",
-            (chat_id, code),
-        )
-        return _followed(row) if row else None
+        # The same number with two couriers: the one added first.
+        return await self._one_followed("sh.code=? ORDER BY s.added_at", chat_id, code)
 
     async def get_followed_by_id(self, chat_id: int, shipment_id: int) -> Followed | None:
+        return await self._one_followed("sh.id=?", chat_id, shipment_id)
+
+    async def _one_followed(self, condition: str, chat_id: int, value: object) -> Followed | None:
         row = await self._fetchone(
             f"SELECT {_FOLLOWED_COLUMNS} "
             "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
-            "WHERE s.chat_id=? AND sh.id=?",
-            (chat_id, shipment_id),
+            f"WHERE s.chat_id=? AND {condition} LIMIT 1",
+            (chat_id, value),
         )
         return _followed(row) if row else None
 
