@@ -142,6 +142,7 @@ async def import_answer(update: Update, context: Context, t: Translator, data: b
         max_shipments=settings.max_shipments_per_chat,
         more_rejected=parsed.more_rejected,
         footer=footer,
+        rows=parsed.rows,
     )
 
 

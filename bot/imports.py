@@ -23,8 +23,8 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.codes import (
@@ -119,6 +119,7 @@ class ParsedImport:
     rejected: tuple[RejectedRow, ...]
     more_rejected: int  # refused rows beyond MAX_REJECTED_ROWS, counted only
     overflow: int  # rows beyond the limit whose code cell starts with a code, not read
+    rows: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (courier, code) → row
 
 
 @dataclass(frozen=True)
@@ -397,7 +398,11 @@ class _Collector:
         if not self.entries and not any(r.reason in _NEAR_MISSES for r in self.rejected):
             raise UnreadableFile(FileProblem.NO_CODES)
         return ParsedImport(
-            tuple(self.entries), tuple(self.rejected), self.more_rejected, self.overflow
+            tuple(self.entries),
+            tuple(self.rejected),
+            self.more_rejected,
+            self.overflow,
+            rows=dict(self._first_row),
         )
 
 

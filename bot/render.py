@@ -253,9 +253,11 @@ def bulk_summary(
     max_shipments: int,
     more_rejected: int = 0,
     footer: Sequence[str] = (),
+    rows: Mapping[tuple[str, str], int] | None = None,
 ) -> Html:
     """Counts of added / already followed / refused, every refusal with its reason, and the
-    added shipments themselves when they are few."""
+    added shipments themselves when they are few. `rows` numbers a file's entries, so a
+    refusal by TrackingMore names its row like the others."""
     added = [r for r in results if r.outcome == Outcome.ADDED]
     by_carrier = [r for r in results if r.outcome == Outcome.REFUSED_BY_CARRIER]
     over_limit = sum(r.outcome == Outcome.OVER_LIMIT for r in results)
@@ -273,7 +275,7 @@ def bulk_summary(
         lines += ["", t("bulk.refused_header"), *(_refused_item(t, r) for r in rejected)]
         if more_rejected:
             lines.append(t.plural("bulk.more_refused", more_rejected))
-        lines += [_refused_by_carrier_item(t, r) for r in by_carrier]
+        lines += [_refused_by_carrier_item(t, r, rows or {}) for r in by_carrier]
         if over_limit:
             lines.append(t.plural("bulk.over_limit", over_limit, limit=max_shipments))
     if 0 < len(added) <= MAX_ADDED_LISTED:
@@ -295,9 +297,16 @@ def _refused_item(t: Translator, rejected: Rejected | RejectedRow) -> Html:
     return t("bulk.refused_text", text=text, reason=reason)
 
 
-def _refused_by_carrier_item(t: Translator, result: FollowResult) -> Html:
-    reason = t("bulk.reason.refused_by_carrier", courier=result.entry.courier)
-    return t("bulk.refused_text", text=plain_code(result.entry.code), reason=reason)
+def _refused_by_carrier_item(
+    t: Translator, result: FollowResult, rows: Mapping[tuple[str, str], int]
+) -> Html:
+    entry = result.entry
+    reason = t("bulk.reason.refused_by_carrier", courier=entry.courier)
+    text = plain_code(entry.code)
+    row = rows.get((entry.courier, entry.code))
+    if row is None:
+        return t("bulk.refused_text", text=text, reason=reason)
+    return t("bulk.refused_row", row=row, text=text, reason=reason)
 
 
 def _added_item(t: Translator, result: FollowResult) -> str:

@@ -137,6 +137,29 @@ def test_csv_file_in_a_private_chat_is_summarised_and_registered_in_batches_of_4
     assert labels[already] == "gia seguita"  # a name given again replaces the old one
 
 
+def test_a_row_trackingmore_refuses_is_named_by_its_row(
+    bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
+) -> None:
+    bot_factory()
+    fake_tm.refuse_courier("corriere-inventato")
+    good, refused = s10(60_500_001), s10(60_500_002)
+    data = f"code,label,courier\n{good},Rossi,\n{refused},Bianchi,corriere-inventato\n"
+
+    answer = upload(fake_tg, CHAT, "ordini.csv", data.encode())
+
+    assert answer.splitlines()[:7] == [
+        "📋 <b>2 lines read</b>",
+        "✅ Added: 1",
+        "ℹ️ Already followed: 0",
+        "❌ Refused: 1",
+        "",
+        "<b>Refused</b>",
+        f"• row 3: <code>{refused}</code> — TrackingMore does not accept it for the courier "
+        "corriere-inventato",
+    ]
+    assert fake_tm.registered() == [(POSTE, good)]
+
+
 def test_group_imports_a_document_captioned_import_and_ignores_other_documents(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:

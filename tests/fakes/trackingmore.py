@@ -409,6 +409,7 @@ class FakeTrackingMore(BackgroundServer):
         self._buckets: tuple[TokenBucket, TokenBucket] | None = None
         self._rate_limited = 0
         self._clock = _now() - timedelta(days=10)
+        self._unknown_couriers: set[str] = set()
 
     @property
     def base_url(self) -> str:
@@ -525,7 +526,7 @@ class FakeTrackingMore(BackgroundServer):
         courier = str(item.get("courier_code") or "")
         if not number:
             return 4111, None
-        if not courier:
+        if not courier or courier in self._unknown_couriers:
             return 4120, None
         shipment = self._shipments.setdefault((courier, number), Shipment(courier, number))
         if shipment.registered:
@@ -743,6 +744,12 @@ class FakeTrackingMore(BackgroundServer):
         fault = parse_fault(kind, endpoint, times)
         with self._cond:
             self._faults.append(fault)
+
+    def refuse_courier(self, courier: str) -> None:
+        """Registrations with ``courier`` get 4120 (courier_code invalid), as TrackingMore
+        answers for a courier code it does not have."""
+        with self._cond:
+            self._unknown_couriers.add(courier)
 
     def set_down(self, down: bool) -> None:
         """While down, every request gets an HTML 503."""
