@@ -30,6 +30,7 @@ from bot.health import Heartbeat, RoundTripRecordingRequest
 from bot.notifier import Notifier
 from bot.operations import Operations
 from bot.poller import Poller
+from bot.registrar import Registrar
 from bot.render import set_bot_username
 from bot.service import Tracker
 from bot.storage import SCHEMA_VERSION, Notification, Storage
@@ -106,20 +107,20 @@ async def open_services(
         max_attempts=settings.outbox_max_attempts,
         on_sent=on_sent,
     )
-    registration_lock = asyncio.Lock()
+    registrar = Registrar(storage, carrier)
     poller = Poller(
         storage,
         carrier,
         on_changes=lambda _changes: notifier.wake(),
         archive_after=timedelta(days=settings.archive_after_days),
-        registration_lock=registration_lock,
+        registrar=registrar,
     )
     tracker = Tracker(
         storage,
         carrier,
         max_shipments_per_chat=settings.max_shipments_per_chat,
         registration_timeout=settings.carrier_timeout_seconds * 2,
-        registration_lock=registration_lock,
+        registrar=registrar,
     )
     alerts = AdminAlerts(
         application.bot,
@@ -130,13 +131,22 @@ async def open_services(
     )
     poller.add_health_listener(alerts.on_health)
     services = Services(
-        settings, storage, carrier, tracker, poller, notifier, AccessPolicy(settings), alerts
+        settings,
+        storage,
+        carrier,
+        tracker,
+        registrar,
+        poller,
+        notifier,
+        AccessPolicy(settings),
+        alerts,
     )
     application.bot_data[SERVICES_KEY] = services
     return services
 
 
 async def close_services(services: Services) -> None:
+    await services.registrar.close()
     await save_api_usage(services)
     await services.carrier.aclose()
     await services.storage.close()

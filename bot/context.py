@@ -13,6 +13,7 @@ from bot.carrier import TrackingMoreClient
 from bot.config import Settings
 from bot.notifier import Notifier
 from bot.poller import Poller
+from bot.registrar import Registrar
 from bot.service import Tracker
 from bot.storage import Storage
 
@@ -25,6 +26,7 @@ class Services:
     storage: Storage
     carrier: TrackingMoreClient
     tracker: Tracker
+    registrar: Registrar
     poller: Poller
     notifier: Notifier
     access: AccessPolicy

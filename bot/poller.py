@@ -28,7 +28,7 @@ from bot.carrier import (
     TrackingMoreClient,
 )
 from bot.codes import normalize
-from bot.service import register
+from bot.registrar import Registrar
 from bot.storage import Shipment, Storage
 from bot.tracking import Change, Snapshot, utcnow
 
@@ -87,12 +87,12 @@ class Poller:
         on_changes: Callable[[Sequence[Change]], None],
         *,
         archive_after: timedelta = timedelta(days=3),
-        registration_lock: asyncio.Lock | None = None,
+        registrar: Registrar | None = None,
     ) -> None:
         self._storage = storage
         self._carrier = carrier
         # Shared with the Tracker: a code a chat is registering right now is not sent twice.
-        self._registration_lock = registration_lock or asyncio.Lock()
+        self._registrar = registrar or Registrar(storage, carrier)
         self._archive_after = archive_after
         self._on_changes = on_changes
         self._health_listeners: list[HealthListener] = []
@@ -160,18 +160,20 @@ class Poller:
 
     async def _register_pending(self, errors: _CycleErrors) -> None:
         pending = await self._storage.shipments_to_register()
-        keys = [(s.courier, s.code) for s in pending]
-        for start in range(0, len(keys), MAX_NUMBERS_PER_REQUEST):
-            chunk = keys[start : start + MAX_NUMBERS_PER_REQUEST]
-            try:
-                async with self._registration_lock:
-                    refused = await register(self._storage, self._carrier, chunk, notify=True)
-            except CarrierError as exc:
-                self._note_error(errors, exc)
-                return
-            if refused:
-                await self._storage.mark_refused(refused)
-                logger.warning("TrackingMore refused %d numbers: %s", len(refused), sorted(refused))
+        if not pending:
+            return
+        registered = await self._registrar.register(
+            [(s.courier, s.code) for s in pending], notify=True
+        )
+        for error in registered.errors:
+            self._note_error(errors, error)
+        if registered.refused:
+            await self._storage.mark_refused(registered.refused)
+            logger.warning(
+                "TrackingMore refused %d numbers: %s",
+                len(registered.refused),
+                sorted(registered.refused),
+            )
 
     async def _poll_all(self, errors: _CycleErrors) -> None:
         self.state.batches = 0

@@ -13,14 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.carrier import (
-    MAX_NUMBERS_PER_REQUEST,
-    CarrierError,
-    CarrierInvalidInput,
-    CarrierNotFound,
-    TrackingMoreClient,
-)
+from bot.carrier import CarrierNotFound, TrackingMoreClient
 from bot.codes import Entry
+from bot.registrar import Registrar
 from bot.storage import Shipment, Storage
 
 logger = logging.getLogger(__name__)
@@ -56,15 +51,15 @@ class Tracker:
         *,
         max_shipments_per_chat: int,
         registration_timeout: float,
-        registration_lock: asyncio.Lock | None = None,
+        registrar: Registrar | None = None,
     ) -> None:
         self._storage = storage
         self._carrier = carrier
         self._max_per_chat = max_shipments_per_chat
         self._timeout = registration_timeout
-        # One registration at a time: two chats adding the same new code register it once.
-        # The poller registering what is pending shares it (bot.app wires the same lock).
-        self._registration_lock = registration_lock or asyncio.Lock()
+        # Shared with the poller (bot.app wires the same one): a number two askers want
+        # registered is sent once, and batch calls are filled across chats.
+        self._registrar = registrar or Registrar(storage, carrier)
 
     async def follow(self, who: Requester, entries: Sequence[Entry]) -> list[FollowResult]:
         room = self._max_per_chat - await self._storage.count_followed(who.chat_id)
@@ -82,8 +77,13 @@ class Tracker:
             results.append(FollowResult(entry, Outcome.ADDED if is_new else Outcome.ALREADY))
             if not shipment.registered:
                 to_register[(shipment.courier, shipment.code)] = shipment
-        refused, unreachable = await self._register(list(to_register.values()))
-        return [await self._settle(who.chat_id, result, refused, unreachable) for result in results]
+        registered = await self._registrar.register(
+            list(to_register), notify=False, wait_at_most=self._timeout
+        )
+        return [
+            await self._settle(who.chat_id, result, registered.refused, registered.unreachable)
+            for result in results
+        ]
 
     async def refresh(self, shipment: Shipment) -> bool:
         """Ask TrackingMore about one shipment now; True when something changed.
@@ -120,62 +120,3 @@ class Tracker:
             return FollowResult(result.entry, Outcome.REFUSED_BY_CARRIER)
         shipment = await self._storage.get_shipment(*key)
         return FollowResult(result.entry, result.outcome, shipment, key in unreachable)
-
-    async def _register(
-        self, shipments: Sequence[Shipment]
-    ) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-        """Register new shipments; returns the keys refused and the keys left for later."""
-        refused: set[tuple[str, str]] = set()
-        unreachable: set[tuple[str, str]] = set()
-        if not shipments:
-            return refused, unreachable
-        async with self._registration_lock:
-            keys = [(s.courier, s.code) for s in shipments]
-            for start in range(0, len(keys), MAX_NUMBERS_PER_REQUEST):
-                chunk = keys[start : start + MAX_NUMBERS_PER_REQUEST]
-                try:
-                    async with asyncio.timeout(self._timeout):
-                        chunk_refused = await register(
-                            self._storage, self._carrier, chunk, notify=False
-                        )
-                    refused.update(chunk_refused)
-                except (CarrierError, TimeoutError) as exc:
-                    logger.warning("registration postponed for %d numbers: %s", len(chunk), exc)
-                    unreachable.update(chunk)
-        return refused, unreachable
-
-
-async def register(
-    storage: Storage,
-    carrier: TrackingMoreClient,
-    keys: Sequence[tuple[str, str]],
-    *,
-    notify: bool,
-) -> set[tuple[str, str]]:
-    """Register (courier, code) pairs not yet known to the carrier, storing what it answers.
-
-    One number uses `create` (which answers with the current state); several use one
-    batch call. Returns the pairs the carrier refused as invalid. When a chat is waiting for
-    its confirmation, the state that came back is the baseline it will be told there
-    (`notify=False`); a registration done later by the poller notifies like any change.
-    """
-    still_unregistered = [
-        key for key in keys if not ((s := await storage.get_shipment(*key)) and s.registered)
-    ]
-    if not still_unregistered:
-        return set()
-    if len(still_unregistered) == 1:
-        courier, code = still_unregistered[0]
-        try:
-            snapshot = await carrier.create(courier, code)
-        except CarrierInvalidInput:
-            return {(courier, code)}
-        await storage.ingest([snapshot.keyed(courier, code)], notify=notify)
-        return set()
-    result = await carrier.batch_create(still_unregistered)
-    known = [s for s in result.registered if s.status]
-    await storage.ingest(known, notify=notify)
-    await storage.mark_registered(
-        [(s.courier, s.code) for s in result.registered if not s.status] + result.already_registered
-    )
-    return {(courier, code) for courier, code, _ in result.refused}

@@ -121,7 +121,8 @@ def test_csv_file_in_a_private_chat_is_summarised_and_registered_in_batches_of_4
         "• row 103: <code>ciao</code> — not a tracking code I recognise"
     )
     batches = [r["numbers"] for r in fake_tm.requests if r["endpoint"] == "batch"]
-    assert [len(numbers) for numbers in batches] == [40, 40, 15]
+    # Up to three calls in flight: they may reach TrackingMore in any order.
+    assert sorted(len(numbers) for numbers in batches) == [15, 40, 40]
     assert sorted(n for numbers in batches for n in numbers) == sorted(codes)
     assert fake_tm.count("create") == 0
     with database(bot_env) as db:
@@ -250,7 +251,8 @@ def test_sixty_pasted_lines_get_a_summary(
         "\n"
         "⚠️ I read at most 50 codes per message: 2 more were skipped. Send them in another message."
     )
-    assert [len(r["numbers"]) for r in fake_tm.requests if r["endpoint"] == "batch"] == [40, 10]
+    batches = [r["numbers"] for r in fake_tm.requests if r["endpoint"] == "batch"]
+    assert sorted(len(numbers) for numbers in batches) == [10, 40]
 
 
 # --- /export ---------------------------------------------------------------------------------
