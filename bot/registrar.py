@@ -10,6 +10,7 @@ told to the chats like any change (they were told it would be confirmed later).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 from collections.abc import Collection, Sequence
@@ -105,9 +106,12 @@ class Registrar:
     async def close(self) -> None:
         """Cancel the calls in flight (shutting down): what they were registering stays
         pending in the database, and the poller registers it after the restart."""
+        left = {**self._in_flight, **self._queued}
+        self._queued = {}
         for task in self._calls:
             task.cancel()
         await asyncio.gather(*self._calls, return_exceptions=True)
+        self._settle(left, Registration.UNREACHABLE)  # nobody waits for what will not come
 
     def _enqueue(self, key: Key, notify: bool) -> _Pending:
         existing = self._queued.get(key) or self._in_flight.get(key)
@@ -150,7 +154,7 @@ class Registrar:
                     self._in_flight.pop(key, None)
 
     def _take(self, count: int) -> dict[Key, _Pending]:
-        keys = list(self._queued)[:count]
+        keys = list(itertools.islice(self._queued, count))
         taken = {key: self._queued.pop(key) for key in keys}
         self._in_flight.update(taken)
         return taken

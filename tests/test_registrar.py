@@ -126,3 +126,20 @@ async def test_a_number_trackingmore_refuses_is_reported_refused(
     assert result.refused == {bad} and result.unreachable == set()
     assert [sorted(n) for n in batches(fake_tm)] == [sorted([good[1], bad[1]])]
     await registrar.close()
+
+
+async def test_closing_answers_every_asker(
+    fake_tm: FakeTrackingMore, storage: Storage, carrier: TrackingMoreClient
+) -> None:
+    keys = codes(400, 3)
+    await follow(storage, keys)
+    registrar = Registrar(storage, carrier)
+    fake_tm.fail_next("timeout:5", endpoint="batch")
+    asker = asyncio.create_task(registrar.register(keys, notify=True))  # waits for ever
+    await asyncio.sleep(0.2)
+
+    await registrar.close()
+
+    result = await asyncio.wait_for(asker, 1)
+    assert result.unreachable == set(keys)
+    assert all(not s.registered for s in [await storage.get_shipment(*k) for k in keys] if s)
