@@ -219,7 +219,7 @@ class Notifier:
                 return True
             case Delivery.FLOODED:
                 retry_at = utcnow() + timedelta(seconds=outcome.retry_after)
-                await self._storage.mark_retry(item.id, retry_at, outcome.error)
+                await self._storage.postpone_chat(item.id, chat_id, retry_at, outcome.error)
                 logger.info(
                     "flood control for chat %s: retrying in %.0f s", chat_id, outcome.retry_after
                 )

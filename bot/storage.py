@@ -973,6 +973,22 @@ class Storage:
                 (iso_utc(next_attempt), error[:500], notification_id),
             )
 
+    async def postpone_chat(
+        self, notification_id: int, chat_id: int, until: datetime, error: str
+    ) -> None:
+        """Telegram said to wait before writing to this chat again: this notification is
+        tried again then (an attempt spent), and the chat's others not before then."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET attempts=attempts+1, next_attempt_at=?, last_error=? WHERE id=?",
+                (iso_utc(until), error[:500], notification_id),
+            )
+            await db.execute(
+                "UPDATE outbox SET next_attempt_at=? WHERE chat_id=? AND id != ? "
+                "AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at < ?",
+                (iso_utc(until), chat_id, notification_id, iso_utc(until)),
+            )
+
     async def mark_failed(self, notification_id: int, error: str) -> None:
         async with self._transaction() as db:
             await db.execute(

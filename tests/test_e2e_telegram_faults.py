@@ -45,6 +45,28 @@ def test_flood_control_delivers_later_exactly_once(
     assert len(fake_tg.texts(ALICE)) == 2
 
 
+def test_flood_control_holds_back_the_chats_other_messages_too(
+    bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
+) -> None:
+    codes = [CODE, "EE123456785IT", "CP123456785IT"]
+    for code in codes:
+        fake_tm.script(code, status="pending")
+    bot_factory()
+    fake_tg.send_text(ALICE, "\n".join(codes), language_code="en")
+    fake_tg.wait_for_messages(ALICE, 1)
+    fake_tg.fail_next("sendMessage", "retry_after:2", chat_id=ALICE)
+    for code in codes:
+        fake_tm.move(code, "transit", "In transito", "BOLOGNA", time="2026-11-20 09:30:00")
+
+    messages = fake_tg.wait_for_messages(ALICE, 4, timeout=20)[1:]
+    [refused] = fake_tg.failed_calls("sendMessage")
+    # Nothing more went to the chat until the 2 s Telegram asked for had passed.
+    assert all(m["time"] >= refused["time"] + 1.9 for m in messages)
+    assert sorted(c for m in messages for c in codes if c in m["text"]) == sorted(codes)
+    time.sleep(1.5)
+    assert len(fake_tg.texts(ALICE)) == 4
+
+
 @pytest.mark.parametrize("refusal", ["blocked", "kicked"])
 def test_blocked_chat_is_paused_and_shipment_no_longer_polled(
     refusal: str, bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
