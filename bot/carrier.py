@@ -25,6 +25,8 @@ from bot.tracking import Checkpoint, Snapshot, merge_checkpoints, note_status, p
 logger = logging.getLogger(__name__)
 
 MAX_NUMBERS_PER_REQUEST = 40
+REQUESTS_PER_SECOND = 10
+CREATES_PER_SECOND = 3  # `create` and `batch` calls
 # The poller's 10 requests in flight and room for a chat's refresh; httpx looks at every
 # pooled connection on each request, so a pool larger than needed costs CPU.
 MAX_CONNECTIONS = 6
@@ -119,8 +121,8 @@ class TrackingMoreClient:
         api_key: str,
         timeout: float = 10.0,
         *,
-        requests_per_second: float = 10,
-        creates_per_second: float = 3,
+        requests_per_second: float = REQUESTS_PER_SECOND,
+        creates_per_second: float = CREATES_PER_SECOND,
     ) -> None:
         self._base_url = base_url.rstrip("/") + "/"
         self._http = httpx.AsyncClient(

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.carrier import CarrierNotFound, TrackingMoreClient
+from bot.carrier import (
+    CREATES_PER_SECOND,
+    MAX_NUMBERS_PER_REQUEST,
+    CarrierNotFound,
+    TrackingMoreClient,
+)
 from bot.codes import Entry
 from bot.registrar import Registrar
 from bot.storage import Shipment, Storage
@@ -77,8 +83,12 @@ class Tracker:
             results.append(FollowResult(entry, Outcome.ADDED if is_new else Outcome.ALREADY))
             if not shipment.registered:
                 to_register[(shipment.courier, shipment.code)] = shipment
+        # TrackingMore's 3 creations/s alone take this long for a big list: waited for too.
+        calls = math.ceil(len(to_register) / MAX_NUMBERS_PER_REQUEST)
         registered = await self._registrar.register(
-            list(to_register), notify=False, wait_at_most=self._timeout
+            list(to_register),
+            notify=False,
+            wait_at_most=self._timeout + calls / CREATES_PER_SECOND,
         )
         return [
             await self._settle(who.chat_id, result, registered.refused, registered.unreachable)

@@ -138,6 +138,30 @@ def test_csv_file_in_a_private_chat_is_summarised_and_registered_in_batches_of_4
     assert labels[already] == "gia seguita"  # a name given again replaces the old one
 
 
+def test_a_big_file_is_confirmed_even_when_the_creations_limit_outlasts_the_timeout(
+    bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
+) -> None:
+    """480 codes are 12 batch calls: 4 s at TrackingMore's 3 creations/s, twice the 2 s a
+    chat waits for one call here. The wait grows with the list, so every code is confirmed
+    in the answer rather than "registered shortly" and told again later."""
+    fake_tm.enforce_limits()
+    bot_factory(CARRIER_TIMEOUT_SECONDS="1")
+    codes = [s10(63_000_000 + i) for i in range(480)]
+
+    answer = upload(fake_tg, CHAT, "grande.csv", "\n".join(codes).encode())
+
+    assert answer.splitlines()[:4] == [
+        "📋 <b>480 lines read</b>",
+        "✅ Added: 480",
+        "ℹ️ Already followed: 0",
+        "❌ Refused: 0",
+    ]
+    assert "TrackingMore is not answering" not in answer
+    assert len(fake_tm.registered()) == 480 and fake_tm.rate_limited_count == 0
+    time.sleep(2)  # a poll cycle or two: nothing is told again
+    assert len(fake_tg.texts(CHAT)) == 1
+
+
 def test_a_row_trackingmore_refuses_is_named_by_its_row(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
