@@ -17,6 +17,8 @@ from fakes.telegram import FakeTelegram  # noqa: E402
 from fakes.trackingmore import FakeTrackingMore  # noqa: E402
 from harness import BotProcess  # noqa: E402
 
+from bot.codes import s10_check_digit  # noqa: E402
+
 __all__ = ["BotProcess", "FakeTelegram", "FakeTrackingMore"]
 
 POSTE = "poste-italiane"
@@ -94,10 +96,7 @@ def gets_needed(shipments: int, per_request: int = 40) -> int:
 def s10(serial: int) -> str:
     """A valid UPU S10 code (check digit computed) for serial 0..99999999."""
     digits = f"{serial:08d}"
-    total = sum(int(d) * w for d, w in zip(digits, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
-    check = 11 - total % 11
-    check = 5 if check == 11 else 0 if check == 10 else check
-    return f"RR{digits}{check}IT"
+    return f"RR{digits}{s10_check_digit(digits)}IT"
 
 
 def free_port() -> int:

@@ -23,6 +23,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import s10  # noqa: E402
 from bot import reports  # noqa: E402
 from bot.i18n import Translator  # noqa: E402
 from bot.imports import MAX_IMPORT_BYTES, UnreadableFile, parse_import  # noqa: E402
@@ -31,15 +32,6 @@ from bot.tracking import Checkpoint, Snapshot, utcnow  # noqa: E402
 
 CHAT = 1
 POSTE = "poste-italiane"
-
-
-def s10(serial: int) -> str:
-    """A valid UPU S10 code (check digit computed) for serial 0..99999999."""
-    digits = f"{serial:08d}"
-    total = sum(int(d) * w for d, w in zip(digits, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
-    check = 11 - total % 11
-    check = 5 if check == 11 else 0 if check == 10 else check
-    return f"RR{digits}{check}IT"
 
 
 def timed(what: str, action: Callable[[], Any]) -> Any:

@@ -11,19 +11,12 @@ import pytest
 from conftest import BotFactory
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
+from parcels import s10
 
 pytestmark = pytest.mark.e2e
 
 CHAT, GROUP, CHANNEL = 1001, -2001, -1003001
 CODE = "RR123456785IT"
-
-
-def s10(serial: int, country: str = "IT") -> str:
-    digits = f"{serial:08d}"
-    total = sum(int(d) * w for d, w in zip(digits, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
-    check = 11 - total % 11
-    check = {10: 0, 11: 5}.get(check, check)
-    return f"RR{digits}{check}{country}"
 
 
 def ask(fake_tg: FakeTelegram, text: str, *, chat_id: int = CHAT, **kwargs: object) -> str:

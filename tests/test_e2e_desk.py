@@ -13,6 +13,7 @@ import pytest
 from conftest import BotFactory
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
+from parcels import s10
 
 pytestmark = pytest.mark.e2e
 
@@ -24,13 +25,6 @@ ROME = ZoneInfo("Europe/Rome")
 
 def link(code: str) -> str:
     return f'<a href="https://t.me/{BOT}?start=track_{code}">{code}</a>'
-
-
-def s10(serial: int) -> str:
-    digits = f"{serial:08d}"
-    total = sum(int(d) * w for d, w in zip(digits, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
-    check = {10: 0, 11: 5}.get(11 - total % 11, 11 - total % 11)
-    return f"RR{digits}{check}IT"
 
 
 def send(fake_tg: FakeTelegram, chat: int, text: str, **kwargs: Any) -> dict[str, Any]:

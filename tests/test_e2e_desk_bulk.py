@@ -20,6 +20,7 @@ import pytest
 from conftest import BotFactory
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
+from parcels import s10, wrong_check_digit
 
 from bot.i18n import Translator
 from bot.tracking import ROME
@@ -30,17 +31,6 @@ CHAT, OTHER_CHAT, GROUP = 1001, 1002, -2001
 ADMIN, MEMBER = 501, 502
 POSTE = "poste-italiane"
 TYPO = "RR123456784IT"
-
-
-def s10(serial: int) -> str:
-    digits = f"{serial:08d}"
-    total = sum(int(d) * w for d, w in zip(digits, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
-    check = {10: 0, 11: 5}.get(11 - total % 11, 11 - total % 11)
-    return f"RR{digits}{check}IT"
-
-
-def wrong_check_digit(code: str) -> str:
-    return f"{code[:10]}{(int(code[10]) + 1) % 10}{code[11:]}"
 
 
 def link(fake_tg: FakeTelegram, code: str) -> str:

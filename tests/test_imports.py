@@ -7,6 +7,7 @@ import codecs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from parcels import s10
 
 from bot.codes import Entry
 from bot.imports import (
@@ -26,13 +27,6 @@ S10 = "RR123456785IT"
 S10_TYPO = "RR123456784IT"
 NUMERIC = "123456789012"
 SDA = "3UW1CEG000511"
-
-
-def s10(serial: int) -> str:
-    digits = f"{serial:08d}"
-    total = sum(int(d) * w for d, w in zip(digits, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
-    check = {10: 0, 11: 5}.get(11 - total % 11, 11 - total % 11)
-    return f"RR{digits}{check}IT"
 
 
 def parse(text: str | bytes, max_codes: int = 500) -> ParsedImport:
