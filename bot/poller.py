@@ -248,16 +248,16 @@ class Poller:
         a poll would (which also makes late retries of old pushes harmless). Shipments
         nobody follows are ignored.
         """
-        by_courier: dict[str, list[Shipment]] = defaultdict(list)
+        followed: dict[int, Shipment] = {}
         for tracking in trackings:
             identity = pushed_identity(tracking)
             stored = await self._storage.find_shipment(*identity) if identity else None
             if stored is None:
                 logger.debug("push about a shipment nobody follows; ignored")
-            elif stored not in by_courier[stored.courier]:
-                by_courier[stored.courier].append(stored)
+            else:
+                followed[stored.id] = stored
         changes: list[Change] = []
-        for courier, shipments in _batches([s for group in by_courier.values() for s in group]):
+        for courier, shipments in _batches(list(followed.values())):
             fetched = await self._carrier.get(courier, [s.code for s in shipments])
             changes += await self._store(fetched.snapshots)
         return changes
