@@ -28,7 +28,7 @@ COPY locales ./locales
 # The catalogs are compiled (.mo) next to their sources inside the installed package
 # (python -P: import the installed bot, not the source tree in the working directory).
 RUN pip install --no-deps . \
-    && LOCALES="$(python -P -c 'from bot.i18n import locales_dir; print(locales_dir())')" \
+    && LOCALES="$(python -P -c 'from bot.texts.i18n import locales_dir; print(locales_dir())')" \
     && pybabel compile --domain postino --directory "$LOCALES" --statistics \
     && test -s "$LOCALES/it/LC_MESSAGES/postino.mo" && test -s "$LOCALES/en/LC_MESSAGES/postino.mo" \
     && python -m pip uninstall --yes pip

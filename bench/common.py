@@ -17,7 +17,7 @@ from fakes.telegram import FakeTelegram  # noqa: E402
 from fakes.trackingmore import FakeTrackingMore  # noqa: E402
 from harness import BotProcess  # noqa: E402
 
-from bot.codes import s10_check_digit  # noqa: E402
+from bot.core.codes import s10_check_digit  # noqa: E402
 
 __all__ = ["BotProcess", "FakeTelegram", "FakeTrackingMore"]
 

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from bot.carrier import TrackingMoreClient
-from bot.poller import Poller
 from bot.storage import Storage
+from bot.tracking.poller import Poller
 
 UNLIMITED_PER_S = 100_000
 

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.common import POSTE, FakeTrackingMore, s10
+from bot.core.shipments import Checkpoint, Snapshot
+from bot.core.times import iso_utc, parse_carrier_time
 from bot.storage import Storage
-from bot.tracking import Checkpoint, Snapshot, iso_utc, parse_carrier_time
 
 INGEST_CHUNK = 500
 _CITIES = ("ROMA", "MILANO", "BOLOGNA", "NAPOLI", "TORINO", "FIRENZE", "BARI", "PADOVA")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import ConfigError, load_settings
-from bot.logs import setup_logging
+from bot.ops.logs import setup_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,15 +30,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.secrets)
 
     if args.command == "backup":
-        from bot.maintenance import backup_database
+        from bot.ops.backup import backup_database
 
         return backup_database(settings.database_path, args.path)
     if args.command == "doctor":
-        from bot.doctor import doctor_command
+        from bot.ops.doctor import doctor_command
 
         return doctor_command(settings)
     if args.command == "health":
-        from bot.health import health_command
+        from bot.ops.health import health_command
 
         return health_command(settings)
 

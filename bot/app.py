@@ -19,22 +19,22 @@ from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
-from bot.access import AccessPolicy
-from bot.alerts import AdminAlerts
 from bot.carrier import TrackingMoreClient
 from bot.config import Settings
-from bot.context import SERVICES_KEY, Context, Services
-from bot.digest import schedule_digest_job
-from bot.handlers import register_handlers, set_command_menus
-from bot.health import Heartbeat, RoundTripRecordingRequest
-from bot.notifier import Notifier
-from bot.operations import Operations
-from bot.poller import Poller
-from bot.registrar import Registrar
-from bot.render import set_bot_username
-from bot.service import Tracker
+from bot.core.access import AccessPolicy
+from bot.core.times import today
+from bot.handlers.context import SERVICES_KEY, Context, Services
+from bot.handlers.follow import register_handlers, set_command_menus
+from bot.ops.health import Heartbeat, RoundTripRecordingRequest
+from bot.ops.operations import Operations
+from bot.outbound.alerts import AdminAlerts
+from bot.outbound.digest import schedule_digest_job
+from bot.outbound.notifier import Notifier
 from bot.storage import SCHEMA_VERSION, Notification, Storage
-from bot.tracking import today
+from bot.texts.render import set_bot_username
+from bot.tracking.poller import Poller
+from bot.tracking.registrar import Registrar
+from bot.tracking.tracker import Tracker
 
 logger = logging.getLogger(__name__)
 

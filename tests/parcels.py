@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.codes import s10_check_digit
+from bot.core.codes import s10_check_digit
 
 
 def s10(serial: int, country: str = "IT") -> str:

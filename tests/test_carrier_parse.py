@@ -24,7 +24,8 @@ from bot.carrier import (
     _unwrap,
     parse_tracking,
 )
-from bot.tracking import ROME, Checkpoint, diff, parse_carrier_time
+from bot.core.shipments import Checkpoint, diff
+from bot.core.times import ROME, parse_carrier_time
 
 SAMPLES = Path(__file__).parent / "samples" / "trackingmore"
 
@@ -164,7 +165,7 @@ def test_same_checkpoint_with_reformatted_time_is_not_new() -> None:
 def test_diff_reports_status_change_and_new_checkpoints_only() -> None:
     old = Checkpoint("Accettata", "MILANO", datetime(2024, 1, 1, 9, 0))
     new = Checkpoint("In transito", "BOLOGNA", datetime(2024, 1, 2, 9, 0))
-    from bot.tracking import Snapshot
+    from bot.core.shipments import Snapshot
 
     snapshot = Snapshot("poste-italiane", "RR123456785IT", "transit", checkpoints=(new, old))
     change = diff(1, "inforeceived", {old.fingerprint}, snapshot)

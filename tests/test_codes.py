@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.codes import (
+from bot.core.codes import (
     DEFAULT_COURIER,
     EXTRA_LINES_EXAMINED,
     MAX_LABEL_LENGTH,

@@ -12,8 +12,8 @@ from conftest import BotFactory
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
 
+from bot.core.shipments import Snapshot
 from bot.storage import Storage
-from bot.tracking import Snapshot
 
 pytestmark = pytest.mark.e2e
 

@@ -22,8 +22,8 @@ from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
 from parcels import s10, wrong_check_digit
 
-from bot.i18n import Translator
-from bot.tracking import ROME
+from bot.core.times import ROME
+from bot.texts.i18n import Translator
 
 pytestmark = pytest.mark.e2e
 

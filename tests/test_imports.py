@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from parcels import s10
 
-from bot.codes import Entry
-from bot.imports import (
+from bot.core.codefile import (
     EXTRA_ROWS_EXAMINED,
     MAX_IMPORT_BYTES,
     MAX_REJECTED_ROWS,
@@ -22,6 +21,7 @@ from bot.imports import (
     choose_delimiter,
     parse_import,
 )
+from bot.core.codes import Entry
 
 S10 = "RR123456785IT"
 S10_TYPO = "RR123456784IT"

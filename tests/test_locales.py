@@ -10,7 +10,7 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, Translator
+from bot.texts.i18n import LANGUAGES, Translator
 
 LOCALES = Path(__file__).resolve().parents[1] / "locales"
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from bot.logs import RedactingFormatter, redact
+from bot.ops.logs import RedactingFormatter, redact
 
 TOKEN = "987654321:AAHk-secret_part-0123456789abcdefXYZ"
 

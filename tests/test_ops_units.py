@@ -8,12 +8,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.health import HeartbeatRecord, Thresholds
-from bot.metrics import Metrics, ScrapeInputs
-from bot.poller import CarrierHealth, PollState
-from bot.pushes import MAX_CLOCK_SKEW_SECONDS, PushGuard, Verdict, signature_of
+from bot.ops.configuration import configuration, configuration_lines
+from bot.ops.health import HeartbeatRecord, Thresholds
+from bot.ops.metrics import Metrics, ScrapeInputs
 from bot.storage import Gauges
-from bot.summary import configuration, configuration_lines
+from bot.tracking.poller import CarrierHealth, PollState
+from bot.tracking.pushes import MAX_CLOCK_SKEW_SECONDS, PushGuard, Verdict, signature_of
 
 TOKEN = "123456:AAE-secret-part-of-the-token_xyz"
 API_KEY = "tm-live-key-abcdefghijklmnop"

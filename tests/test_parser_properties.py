@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.carrier import parse_tracking
-from bot.tracking import parse_carrier_time
+from bot.core.times import parse_carrier_time
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),

@@ -10,8 +10,8 @@ import pytest
 from fakes.trackingmore import FakeTrackingMore
 
 from bot.carrier import CarrierQuotaError, TrackingMoreClient
-from bot.registrar import Registrar
 from bot.storage import Storage
+from bot.tracking.registrar import Registrar
 
 POSTE = "poste-italiane"
 CHAT = 7

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import render, reports
-from bot.codes import Entry, Refusal, Rejected
-from bot.i18n import LANGUAGES, Translator
-from bot.imports import FileProblem, RejectedRow, RowRefusal
-from bot.service import FollowResult, Outcome
+from bot.core.codefile import FileProblem, RejectedRow, RowRefusal
+from bot.core.codes import Entry, Refusal, Rejected
+from bot.core.times import ROME
 from bot.storage import DeskRow, Shipment
-from bot.tracking import ROME
+from bot.texts import render, reports
+from bot.texts.i18n import LANGUAGES, Translator
+from bot.tracking.tracker import FollowResult, Outcome
 
 NOW = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 EN = Translator("en")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.shipments import Checkpoint, Snapshot
 from bot.storage import SCHEMA_VERSION, Storage
-from bot.tracking import Checkpoint, Snapshot
 
 CODE = "RR123456785IT"
 POSTE = "poste-italiane"

@@ -1,0 +1,309 @@
+"""Inline buttons under notifications, /status, /list and /archived, and naming by reply.
+
+Callback data is `<action>:<number>` (well under Telegram's 64 bytes) and refers only to
+database ids, so buttons keep working after a restart; a button whose shipment this chat no
+longer follows — or forged data — gets a polite "out of date" answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from telegram import CallbackQuery, ForceReply, Message, Update
+from telegram.error import BadRequest
+
+from bot.carrier import CarrierError
+from bot.core.codes import clean_label
+from bot.core.shipments import Status
+from bot.core.times import parse_iso_utc, utcnow
+from bot.handlers.common import chat_translator, may_manage_chat, reply
+from bot.handlers.context import Context
+from bot.storage import Followed
+from bot.texts import render
+from bot.texts.i18n import Translator
+
+logger = logging.getLogger(__name__)
+
+REFRESH_INTERVAL = timedelta(minutes=10)
+_CANDIDATE_CODE_RE = re.compile(r"[A-Z0-9]{10,30}")
+CLEAR_LABEL = "-"
+
+ShipmentAction = Callable[[Update, Context, Translator, Followed], Awaitable[None]]
+PageAction = Callable[[Update, Context, Translator, int], Awaitable[None]]
+
+
+async def on_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None
+    t = await chat_translator(update, context)
+    action, _, argument = (query.data or "").partition(":")
+    if not argument.isdigit() or len(argument) > 12:
+        await query.answer(t("button.stale"))
+        return
+    number = int(argument)
+    if action in SHIPMENT_ACTIONS:
+        followed = await _followed(update, context, number)
+        if followed is None:
+            await query.answer(t("button.stale"))
+            return
+        await SHIPMENT_ACTIONS[action](update, context, t, followed)
+    elif action in PAGE_ACTIONS:
+        await PAGE_ACTIONS[action](update, context, t, number)
+    else:
+        await query.answer(t("button.stale"))
+
+
+async def _followed(update: Update, context: Context, shipment_id: int) -> Followed | None:
+    chat = update.effective_chat
+    assert chat is not None
+    return await context.services.storage.get_followed_by_id(chat.id, shipment_id)
+
+
+def _query(update: Update) -> CallbackQuery:
+    assert update.callback_query is not None
+    return update.callback_query
+
+
+async def _stale(update: Update, t: Translator) -> None:
+    await _query(update).answer(t("button.stale"))
+
+
+# --- one shipment ---------------------------------------------------------------------------
+
+
+async def show_details(update: Update, context: Context, t: Translator, followed: Followed) -> None:
+    await _query(update).answer()
+    await send_timeline(update, context, t, followed)
+
+
+async def send_timeline(
+    update: Update, context: Context, t: Translator, followed: Followed
+) -> None:
+    events = await context.services.storage.events(
+        followed.shipment.id, limit=render.MAX_TIMELINE_EVENTS + 1
+    )
+    keyboard = render.shipment_keyboard(
+        t, followed.shipment.id, muted=followed.muted, status=followed.shipment.status
+    )
+    await reply(update, render.timeline(t, followed, events), reply_markup=keyboard)
+
+
+async def ask_for_name(update: Update, context: Context, t: Translator, followed: Followed) -> None:
+    await _query(update).answer()
+    shipment = followed.shipment
+    await reply(
+        update,
+        t("rename.prompt", code=render.code_html(shipment.code, shipment.courier)),
+        reply_markup=ForceReply(
+            selective=True, input_field_placeholder=str(t("rename.placeholder"))
+        ),
+    )
+
+
+async def toggle_mute(update: Update, context: Context, t: Translator, followed: Followed) -> None:
+    muted = not followed.muted
+    chat = update.effective_chat
+    assert chat is not None
+    await context.services.storage.set_muted(chat.id, followed.shipment.id, muted)
+    name = followed.label or followed.shipment.code
+    await _query(update).answer(t("mute.on" if muted else "mute.off", name=name))
+    keyboard = render.shipment_keyboard(
+        t, followed.shipment.id, muted=muted, status=followed.shipment.status
+    )
+    await _edit_markup(_query(update), keyboard)
+
+
+async def ask_to_remove(
+    update: Update, context: Context, t: Translator, followed: Followed
+) -> None:
+    await _query(update).answer()
+    shipment = followed.shipment
+    await reply(
+        update,
+        t("remove.confirm", title=render.title(t, shipment.code, followed.label, shipment.courier)),
+        reply_markup=render.remove_confirmation(t, followed.shipment.id),
+    )
+
+
+async def confirm_remove(
+    update: Update, context: Context, t: Translator, followed: Followed
+) -> None:
+    user = update.effective_user
+    added_by_someone_else = followed.added_by is not None and (
+        user is None or followed.added_by != user.id
+    )
+    if added_by_someone_else and not await may_manage_chat(update, context):
+        await _query(update).answer(
+            t("remove.admins_only", name=followed.added_by_name or "?"), show_alert=True
+        )
+        return
+    chat = update.effective_chat
+    assert chat is not None
+    await context.services.storage.unfollow_by_id(chat.id, followed.shipment.id)
+    await _query(update).answer()
+    code = render.code_html(followed.shipment.code, followed.shipment.courier)
+    await _edit_text(_query(update), t("remove.done", code=code))
+
+
+async def cancel_remove(
+    update: Update, context: Context, t: Translator, followed: Followed
+) -> None:
+    await _query(update).answer()
+    code = render.code_html(followed.shipment.code, followed.shipment.courier)
+    await _edit_text(_query(update), t("remove.kept", code=code))
+
+
+async def refresh(update: Update, context: Context, t: Translator, followed: Followed) -> None:
+    storage = context.services.storage
+    blocked_by = await storage.claim_refresh(followed.shipment.id, utcnow() - REFRESH_INTERVAL)
+    if blocked_by is not None:
+        last = parse_iso_utc(blocked_by) or utcnow()
+        await _query(update).answer(
+            t("refresh.too_soon", when=t.time(last + REFRESH_INTERVAL)), show_alert=True
+        )
+        return
+    await _ask_carrier(update, context, t, followed, retrack=False)
+
+
+async def retrack(update: Update, context: Context, t: Translator, followed: Followed) -> None:
+    if followed.shipment.status != Status.EXPIRED:
+        await _query(update).answer(t("retrack.not_expired"))
+        return
+    await _ask_carrier(update, context, t, followed, retrack=True)
+
+
+async def _ask_carrier(
+    update: Update, context: Context, t: Translator, followed: Followed, *, retrack: bool
+) -> None:
+    tracker = context.services.tracker
+    try:
+        if retrack:
+            changed = await tracker.retrack(followed.shipment)
+        else:
+            changed = await tracker.refresh(followed.shipment)
+    except (CarrierError, TimeoutError) as exc:
+        logger.warning(
+            "manual %s of %s failed: %s",
+            "retrack" if retrack else "refresh",
+            followed.shipment.code,
+            exc,
+        )
+        await _query(update).answer(t("refresh.failed"), show_alert=True)
+        return
+    if changed:
+        context.services.notifier.wake()
+    await _query(update).answer(t("refresh.news" if changed else "refresh.no_news"))
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+
+async def show_list_page(update: Update, context: Context, t: Translator, page: int) -> None:
+    await _show_page(update, context, t, page, archived=False)
+
+
+async def show_archived_page(update: Update, context: Context, t: Translator, page: int) -> None:
+    await _show_page(update, context, t, page, archived=True)
+
+
+async def _show_page(
+    update: Update, context: Context, t: Translator, page: int, *, archived: bool
+) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    followed = await context.services.storage.list_followed(chat.id, archived=archived)
+    shown = render.followed_page(t, followed, page, archived=archived)
+    await _query(update).answer()
+    await _edit_text(_query(update), shown.text, shown.keyboard)
+
+
+async def restore(update: Update, context: Context, t: Translator, followed: Followed) -> None:
+    if followed.archived_at is None:
+        await _stale(update, t)
+        return
+    chat = update.effective_chat
+    assert chat is not None
+    await context.services.storage.set_archived(chat.id, followed.shipment.id, archived=False)
+    await _query(update).answer(
+        t("archived.restored", name=followed.label or followed.shipment.code)
+    )
+    remaining = await context.services.storage.list_followed(chat.id, archived=True)
+    shown = render.followed_page(t, remaining, 0, archived=True)
+    await _edit_text(_query(update), shown.text, shown.keyboard)
+
+
+# Actions on one shipment this chat follows (`<action>:<shipment id>`).
+SHIPMENT_ACTIONS: dict[str, ShipmentAction] = {
+    "d": show_details,
+    "st": show_details,  # buttons of the first release
+    "rn": ask_for_name,
+    "m": toggle_mute,
+    "rm": ask_to_remove,
+    "rmy": confirm_remove,
+    "rmn": cancel_remove,
+    "rf": refresh,
+    "rt": retrack,
+    "ar": restore,
+}
+# Pages of /list and /archived (`<action>:<page>`).
+PAGE_ACTIONS: dict[str, PageAction] = {"l": show_list_page, "la": show_archived_page}
+
+
+async def _edit_text(query: CallbackQuery, text: str, keyboard: object = None) -> None:
+    try:
+        await query.edit_message_text(text, reply_markup=keyboard)  # type: ignore[arg-type]
+    except BadRequest as exc:
+        # The same page again, or a message too old to edit: nothing to change.
+        logger.debug("could not edit message: %s", exc)
+
+
+async def _edit_markup(query: CallbackQuery, keyboard: object) -> None:
+    try:
+        await query.edit_message_reply_markup(keyboard)  # type: ignore[arg-type]
+    except BadRequest as exc:
+        logger.debug("could not edit buttons: %s", exc)
+
+
+# --- naming by replying ------------------------------------------------------------------------
+
+
+async def named_by_reply(update: Update, context: Context) -> None:
+    """A reply to one of the bot's messages about one shipment names that shipment."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    t = await chat_translator(update, context)
+    followed = await _shipment_in(message.reply_to_message, update, context)
+    if followed is None:
+        await reply(update, t("rename.which"))
+        return
+    chat = update.effective_chat
+    assert chat is not None
+    text = message.text.strip()
+    label, truncated = (None, False) if text == CLEAR_LABEL else clean_label(text)
+    await context.services.storage.set_label(chat.id, followed.shipment.id, label)
+    shipment = followed.shipment
+    answer = t("rename.done", title=render.title(t, shipment.code, label, shipment.courier))
+    if truncated:
+        answer = t("rename.done_truncated", done=answer)
+    await reply(update, answer)
+
+
+async def _shipment_in(
+    replied: Message | None, update: Update, context: Context
+) -> Followed | None:
+    """The one followed shipment whose code appears in the replied-to message."""
+    chat = update.effective_chat
+    if replied is None or chat is None:
+        return None
+    text = replied.text or replied.caption or ""
+    found: dict[int, Followed] = {}
+    for candidate in dict.fromkeys(_CANDIDATE_CODE_RE.findall(text.upper())):
+        followed = await context.services.storage.get_followed(chat.id, candidate)
+        if followed is not None:
+            found[followed.shipment.id] = followed
+        if len(found) > 1:
+            return None
+    return next(iter(found.values()), None)

@@ -1,0 +1,63 @@
+"""What every handler needs about the chat it answers: language, replies, permissions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Message, Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+
+from bot.handlers.context import Context
+from bot.texts.i18n import Translator, chat_language, translator
+
+logger = logging.getLogger(__name__)
+
+
+async def chat_translator(update: Update, context: Context) -> Translator:
+    """Record the chat (it talked to us, so it is not blocked) and pick its language."""
+    chat = update.effective_chat
+    user = update.effective_user
+    assert chat is not None
+    user_language = user.language_code if user and chat.type == ChatType.PRIVATE else None
+    stored = await context.services.storage.touch_chat(
+        chat.id, chat.type, chat.title or chat.full_name, user_language
+    )
+    language = chat_language(
+        stored.language,
+        stored.user_language,
+        stored.type,
+        context.services.settings.default_language,
+    )
+    return translator(language)
+
+
+async def reply(update: Update, text: str, **kwargs: Any) -> Message | None:
+    message = update.effective_message
+    if message is None:
+        return None
+    return await message.reply_text(text, do_quote=False, **kwargs)
+
+
+def command_argument(context: Context) -> str:
+    return " ".join(context.args or []).strip()
+
+
+async def may_manage_chat(update: Update, context: Context) -> bool:
+    """In a group: its administrators and the bot's admins. In a private chat: its user."""
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return True
+    if message is not None and message.sender_chat is not None:
+        return message.sender_chat.id == chat.id  # an anonymous administrator of this group
+    if user is None:
+        return False
+    if context.services.access.is_admin(user.id):
+        return True
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+    except TelegramError:
+        logger.warning("could not check the role of user %s in chat %s", user.id, chat.id)
+        return False
+    return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)

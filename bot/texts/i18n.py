@@ -1,0 +1,123 @@
+"""Translations (gettext catalogs under `locales/`, read with Babel) and localized formatting.
+
+Message ids are symbolic keys (`track.added`); every key exists in `it` and `en`. Texts are
+Telegram HTML: placeholders are escaped unless the value is wrapped in `Html`, which marks
+markup that the code itself built from escaped parts.
+"""
+
+from __future__ import annotations
+
+import gettext
+import html
+import io
+import logging
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from bot.core.times import ROME
+
+logger = logging.getLogger(__name__)
+
+LANGUAGES = ("it", "en")
+DOMAIN = "postino"
+_BABEL_LOCALES = {"it": "it_IT", "en": "en_GB"}
+
+
+class Html(str):
+    """A string that is already safe Telegram HTML."""
+
+    __slots__ = ()
+
+
+def escape(value: object) -> str:
+    return value if isinstance(value, Html) else html.escape(str(value), quote=False)
+
+
+def locales_dir() -> Path:
+    """The installed copy (inside the package) or the source tree's `locales/`."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "locales", package.parent / "locales", Path.cwd() / "locales"):
+        if (candidate / "en" / "LC_MESSAGES" / f"{DOMAIN}.po").is_file():
+            return candidate
+    raise FileNotFoundError("locales/ with the translation catalogs was not found")
+
+
+@cache
+def _catalog(language: str) -> gettext.GNUTranslations:
+    folder = locales_dir() / language / "LC_MESSAGES"
+    mo_path, po_path = folder / f"{DOMAIN}.mo", folder / f"{DOMAIN}.po"
+    if mo_path.is_file() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+        with mo_path.open("rb") as fp:
+            return gettext.GNUTranslations(fp)
+    # No compiled catalog (a source checkout): compile the .po in memory.
+    with po_path.open("rb") as fp:
+        catalog = read_po(fp, locale=language, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def normalize_language(code: str | None) -> str | None:
+    """Telegram's `language_code` to one of ours: `it*` is Italian, anything else English."""
+    if not code:
+        return None
+    return "it" if code.lower().startswith("it") else "en"
+
+
+def chat_language(
+    chosen: str | None, user_language: str | None, chat_type: str, default: str
+) -> str:
+    """The explicit /lang choice wins; a private chat follows the user; groups the default."""
+    if chosen in LANGUAGES:
+        return chosen
+    if chat_type == "private":
+        return normalize_language(user_language) or default
+    return default
+
+
+class Translator:
+    def __init__(self, language: str) -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"unsupported language {language!r}")
+        self.language = language
+        self._catalog = _catalog(language)
+
+    def __call__(self, key: str, **values: object) -> Html:
+        template = self._catalog.gettext(key)
+        if template == key:
+            logger.error("missing translation %r for %s", key, self.language)
+        return Html(template.format(**{k: escape(v) for k, v in values.items()}))
+
+    def plural(self, key: str, count: int, **values: object) -> Html:
+        template = self._catalog.ngettext(key, key + ".plural", count)
+        return Html(template.format(count=count, **{k: escape(v) for k, v in values.items()}))
+
+    def datetime(self, moment: datetime, *, with_year: bool = False) -> str:
+        """A local (Europe/Rome) time; naive values are already local."""
+        aware = moment.replace(tzinfo=ROME) if moment.tzinfo is None else moment
+        pattern = "d MMM yyyy, HH:mm" if with_year else "d MMM, HH:mm"
+        return format_datetime(aware, pattern, tzinfo=ROME, locale=_BABEL_LOCALES[self.language])
+
+    def time(self, moment: datetime) -> str:
+        """Hours and minutes in Italy."""
+        aware = moment.replace(tzinfo=ROME) if moment.tzinfo is None else moment
+        return format_datetime(aware, "HH:mm", tzinfo=ROME, locale=_BABEL_LOCALES[self.language])
+
+    def status(self, status: str | None) -> Html:
+        """The localized name of a TrackingMore delivery_status; unknown ones shown raw."""
+        if not status:
+            return self("status.unknown")
+        key = f"status.{status}"
+        name = self._catalog.gettext(key)
+        return Html(name) if name != key else Html(escape(status))
+
+
+@cache
+def translator(language: str) -> Translator:
+    return Translator(language)

@@ -1,0 +1,312 @@
+"""The poll cycle: ask TrackingMore about every active shipment and store what changed.
+
+Runs on PTB's job queue. Shipments are fetched in batches of 40 per courier; each batch's
+results are diffed and written (events, status, outbox rows) in one transaction, then the
+notifier is woken. Carrier trouble never stops the bot: rate limits pause polling for the
+time the carrier asks, outages are retried next cycle, and listeners hear about both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+from bot.carrier import (
+    MAX_NUMBERS_PER_REQUEST,
+    CarrierAuthError,
+    CarrierError,
+    CarrierNotFound,
+    CarrierQuotaError,
+    CarrierRateLimited,
+    TrackingMoreClient,
+)
+from bot.core.codes import normalize
+from bot.core.shipments import Change, Snapshot
+from bot.core.times import utcnow
+from bot.storage import Shipment, Storage
+from bot.tracking.registrar import Registrar
+
+logger = logging.getLogger(__name__)
+
+# Requests in flight at once; the client's limiter keeps them within 10/s anyway.
+MAX_CONCURRENT_REQUESTS = 10
+# Shipments read from the database at a time: a cycle's memory does not grow with their number.
+POLL_PAGE_SIZE = 1000
+
+
+class CarrierHealth(StrEnum):
+    OK = "ok"
+    AUTH = "auth"
+    QUOTA = "quota"
+    DOWN = "down"
+
+
+@dataclass
+class PollState:
+    """What the last cycles saw; read by /stats, health checks and admin alerts."""
+
+    cycles: int = 0
+    last_success_monotonic: float | None = None
+    last_success_wallclock: float | None = None
+    consecutive_failures: int = 0
+    paused_until: float = 0.0
+    health: CarrierHealth = CarrierHealth.OK
+    last_error: str = ""
+    changes_found: int = 0
+    batches: int = 0
+
+
+@dataclass
+class _CycleErrors:
+    errors: list[CarrierError] = field(default_factory=list)
+
+    @property
+    def worst(self) -> CarrierHealth:
+        kinds = {type(e) for e in self.errors}
+        if CarrierAuthError in kinds:
+            return CarrierHealth.AUTH
+        if CarrierQuotaError in kinds:
+            return CarrierHealth.QUOTA
+        return CarrierHealth.DOWN if self.errors else CarrierHealth.OK
+
+
+HealthListener = Callable[[CarrierHealth, CarrierHealth, PollState], Awaitable[None]]
+
+
+class Poller:
+    def __init__(
+        self,
+        storage: Storage,
+        carrier: TrackingMoreClient,
+        on_changes: Callable[[Sequence[Change]], None],
+        *,
+        archive_after: timedelta = timedelta(days=3),
+        registrar: Registrar | None = None,
+    ) -> None:
+        self._storage = storage
+        self._carrier = carrier
+        # Shared with the Tracker: a code a chat is registering right now is not sent twice.
+        self._registrar = registrar or Registrar(storage, carrier)
+        self._archive_after = archive_after
+        self._on_changes = on_changes
+        self._health_listeners: list[HealthListener] = []
+        self._lock = asyncio.Lock()
+        self._cycle: asyncio.Task[object] | None = None
+        self._closed = False
+        self.state = PollState()
+
+    def add_health_listener(self, listener: HealthListener) -> None:
+        self._health_listeners.append(listener)
+
+    def cancel(self) -> None:
+        """End the running cycle now (its open transaction rolls back) and run no more."""
+        self._closed = True
+        if self._cycle is not None:
+            self._cycle.cancel()
+
+    async def run_cycle(self) -> None:
+        if self._closed:
+            return
+        if self._lock.locked():
+            logger.debug("previous poll cycle still running; skipping this one")
+            return
+        self._cycle = asyncio.current_task()
+        try:
+            await self._run_cycle()
+        except asyncio.CancelledError:
+            if not self._closed:
+                raise
+            logger.info("poll cycle interrupted by shutdown")
+        finally:
+            self._cycle = None
+
+    async def _run_cycle(self) -> None:
+        async with self._lock:
+            if time.monotonic() < self.state.paused_until:
+                logger.info(
+                    "polling paused for %.0f s more (rate limited)",
+                    self.state.paused_until - time.monotonic(),
+                )
+                return
+            errors = _CycleErrors()
+            await self._housekeeping()
+            await self._register_pending(errors)
+            if not any(isinstance(e, CarrierAuthError | CarrierQuotaError) for e in errors.errors):
+                await self._poll_all(errors)
+            await self._finish(errors)
+
+    async def _housekeeping(self) -> None:
+        """Archive old deliveries; delete at TrackingMore what nobody follows any more."""
+        archived = await self._storage.archive_delivered(utcnow() - self._archive_after)
+        if archived:
+            logger.info("archived %d delivered shipments", archived)
+        for shipment in await self._storage.orphan_shipments():
+            if shipment.carrier_id and shipment.registered:
+                try:
+                    await self._carrier.delete(shipment.carrier_id)
+                except CarrierNotFound:
+                    pass  # already gone there
+                except CarrierError as exc:
+                    logger.info("could not delete %s at TrackingMore yet: %s", shipment.code, exc)
+                    return  # try again next cycle
+            await self._storage.forget_shipment(shipment.id)
+            logger.info("stopped tracking %s: nobody follows it any more", shipment.code)
+
+    async def _register_pending(self, errors: _CycleErrors) -> None:
+        pending = await self._storage.shipments_to_register()
+        if not pending:
+            return
+        registered = await self._registrar.register(
+            [(s.courier, s.code) for s in pending], notify=True
+        )
+        for error in registered.errors:
+            self._note_error(errors, error)
+        if registered.refused:
+            await self._storage.mark_refused(registered.refused)
+            logger.warning(
+                "TrackingMore refused %d numbers: %s",
+                len(registered.refused),
+                sorted(registered.refused),
+            )
+
+    async def _poll_all(self, errors: _CycleErrors) -> None:
+        self.state.batches = 0
+        slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        stop = asyncio.Event()
+
+        async def poll(courier: str, shipments: Sequence[Shipment]) -> None:
+            try:
+                await self._poll_batch(courier, shipments)
+            except CarrierError as exc:
+                self._note_error(errors, exc)
+                if isinstance(exc, CarrierRateLimited | CarrierAuthError | CarrierQuotaError):
+                    stop.set()  # no request storm: the rest waits for the next cycle
+            finally:
+                slots.release()
+
+        # A batch is read from the database only when a request slot is free for it.
+        async with asyncio.TaskGroup() as group, aclosing(self._batches_to_poll()) as batches:
+            async for courier, shipments in batches:
+                await slots.acquire()
+                if stop.is_set():
+                    slots.release()
+                    break
+                self.state.batches += 1
+                group.create_task(poll(courier, shipments))
+
+    async def _batches_to_poll(self) -> AsyncGenerator[tuple[str, list[Shipment]], None]:
+        """What to poll, read a page at a time, in batches of up to 40 of one courier."""
+        pending: dict[str, list[Shipment]] = defaultdict(list)
+        after = 0
+        while page := await self._storage.shipments_to_poll(after, POLL_PAGE_SIZE):
+            after = page[-1].id
+            for shipment in page:
+                group = pending[shipment.courier]
+                group.append(shipment)
+                if len(group) == MAX_NUMBERS_PER_REQUEST:
+                    yield shipment.courier, pending.pop(shipment.courier)
+        for courier, group in pending.items():
+            yield courier, group
+
+    async def _poll_batch(self, courier: str, shipments: Sequence[Shipment]) -> None:
+        known = {s.code: s.carrier_signature for s in shipments if s.carrier_signature}
+        fetched = await self._carrier.get(courier, [s.code for s in shipments], known)
+        if fetched.unknown:
+            # TrackingMore forgot them (deleted on its side): register again next cycle.
+            logger.info(
+                "%d numbers unknown to TrackingMore; registering again", len(fetched.unknown)
+            )
+            await self._storage.mark_unregistered([(courier, code) for code in fetched.unknown])
+        unchanged = set(fetched.unchanged)
+        await self._store(fetched.snapshots, [s.id for s in shipments if s.code in unchanged])
+
+    async def _store(
+        self, snapshots: Sequence[Snapshot], unchanged: Sequence[int] = ()
+    ) -> list[Change]:
+        """Diff and write (one transaction, under the storage lock), then wake the sender.
+
+        Polls and TrackingMore pushes both come through here, so a change that both see
+        is stored, and told, once.
+        """
+        changes = await self._storage.ingest(snapshots, unchanged=unchanged)
+        if changes:
+            self.state.changes_found += len(changes)
+            self._on_changes(changes)
+        return changes
+
+    async def ingest_pushed(self, trackings: Iterable[object]) -> list[Change]:
+        """TrackingMore pushed these tracking objects: a hint that they changed.
+
+        The signature covers only the timestamp, not the body, so the pushed state is not
+        believed: the shipments it names are fetched from TrackingMore and stored exactly as
+        a poll would (which also makes late retries of old pushes harmless). Shipments
+        nobody follows are ignored.
+        """
+        followed: dict[int, Shipment] = {}
+        for tracking in trackings:
+            identity = pushed_identity(tracking)
+            stored = await self._storage.find_shipment(*identity) if identity else None
+            if stored is None:
+                logger.debug("push about a shipment nobody follows; ignored")
+            else:
+                followed[stored.id] = stored
+        changes: list[Change] = []
+        for courier, shipments in _batches(list(followed.values())):
+            fetched = await self._carrier.get(courier, [s.code for s in shipments])
+            changes += await self._store(fetched.snapshots)
+        return changes
+
+    def _note_error(self, errors: _CycleErrors, exc: CarrierError) -> None:
+        errors.errors.append(exc)
+        if isinstance(exc, CarrierRateLimited):
+            self.state.paused_until = max(
+                self.state.paused_until, time.monotonic() + exc.retry_after
+            )
+            logger.warning("TrackingMore rate limit: pausing polling for %.0f s", exc.retry_after)
+        else:
+            logger.warning("poll cycle: %s: %s", type(exc).__name__, exc)
+
+    async def _finish(self, errors: _CycleErrors) -> None:
+        state = self.state
+        state.cycles += 1
+        previous, state.health = state.health, errors.worst
+        if errors.errors:
+            state.consecutive_failures += 1
+            state.last_error = f"{type(errors.errors[0]).__name__}: {errors.errors[0]}"
+        else:
+            state.consecutive_failures = 0
+            state.last_success_monotonic = time.monotonic()
+            state.last_success_wallclock = time.time()
+        for listener in self._health_listeners:
+            try:
+                await listener(previous, state.health, state)
+            except Exception:
+                logger.exception("health listener failed")
+
+
+def pushed_identity(tracking: object) -> tuple[str, str] | None:
+    """The (courier, code) a pushed tracking object is about, as we spell them."""
+    if not isinstance(tracking, Mapping):
+        return None
+    code, courier = tracking.get("tracking_number"), tracking.get("courier_code")
+    if not isinstance(code, str) or not isinstance(courier, str) or not code or not courier:
+        return None
+    return courier.strip().lower(), normalize(code)
+
+
+def _batches(shipments: Sequence[Shipment]) -> list[tuple[str, list[Shipment]]]:
+    by_courier: dict[str, list[Shipment]] = defaultdict(list)
+    for shipment in shipments:
+        by_courier[shipment.courier].append(shipment)
+    return [
+        (courier, group[start : start + MAX_NUMBERS_PER_REQUEST])
+        for courier, group in by_courier.items()
+        for start in range(0, len(group), MAX_NUMBERS_PER_REQUEST)
+    ]

@@ -1,0 +1,132 @@
+"""Following shipments: the one place where storage and the carrier meet for a chat's request.
+
+Handlers call this (never the carrier directly). Registration at TrackingMore happens once
+per distinct shipment, is bounded in time, and when the carrier cannot be reached the
+shipment is kept and registered by the poller later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.carrier import (
+    CREATES_PER_SECOND,
+    MAX_NUMBERS_PER_REQUEST,
+    CarrierNotFound,
+    TrackingMoreClient,
+)
+from bot.core.codes import Entry
+from bot.storage import Shipment, Storage
+from bot.tracking.registrar import Registrar
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    ADDED = "added"
+    ALREADY = "already"
+    REFUSED_BY_CARRIER = "refused_by_carrier"
+    OVER_LIMIT = "over_limit"
+
+
+@dataclass(frozen=True)
+class FollowResult:
+    entry: Entry
+    outcome: Outcome
+    shipment: Shipment | None = None
+    pending_registration: bool = False  # the carrier could not be reached; retried later
+
+
+@dataclass(frozen=True)
+class Requester:
+    chat_id: int
+    user_id: int | None
+    user_name: str | None
+
+
+class Tracker:
+    def __init__(
+        self,
+        storage: Storage,
+        carrier: TrackingMoreClient,
+        *,
+        max_shipments_per_chat: int,
+        registration_timeout: float,
+        registrar: Registrar | None = None,
+    ) -> None:
+        self._storage = storage
+        self._carrier = carrier
+        self._max_per_chat = max_shipments_per_chat
+        self._timeout = registration_timeout
+        # Shared with the poller (bot.app wires the same one): a number two askers want
+        # registered is sent once, and batch calls are filled across chats.
+        self._registrar = registrar or Registrar(storage, carrier)
+
+    async def follow(self, who: Requester, entries: Sequence[Entry]) -> list[FollowResult]:
+        room = self._max_per_chat - await self._storage.count_followed(who.chat_id)
+        results: list[FollowResult] = []
+        to_register: dict[tuple[str, str], Shipment] = {}
+        for entry in entries:
+            existing = await self._storage.get_followed(who.chat_id, entry.code)
+            if existing is None and room <= 0:
+                results.append(FollowResult(entry, Outcome.OVER_LIMIT))
+                continue
+            shipment, is_new = await self._storage.follow(
+                who.chat_id, entry.courier, entry.code, entry.label, who.user_id, who.user_name
+            )
+            room -= int(is_new)
+            results.append(FollowResult(entry, Outcome.ADDED if is_new else Outcome.ALREADY))
+            if not shipment.registered:
+                to_register[(shipment.courier, shipment.code)] = shipment
+        # TrackingMore's 3 creations/s alone take this long for a big list: waited for too.
+        calls = math.ceil(len(to_register) / MAX_NUMBERS_PER_REQUEST)
+        registered = await self._registrar.register(
+            list(to_register),
+            notify=False,
+            wait_at_most=self._timeout + calls / CREATES_PER_SECOND,
+        )
+        return [
+            await self._settle(who.chat_id, result, registered.refused, registered.unreachable)
+            for result in results
+        ]
+
+    async def refresh(self, shipment: Shipment) -> bool:
+        """Ask TrackingMore about one shipment now; True when something changed.
+
+        Changes go through the same path as a poll: stored, and told to every follower.
+        Raises CarrierError or TimeoutError when the carrier cannot answer in time.
+        """
+        async with asyncio.timeout(self._timeout):
+            fetched = await self._carrier.get(shipment.courier, [shipment.code])
+        return bool(await self._storage.ingest(fetched.snapshots))
+
+    async def retrack(self, shipment: Shipment) -> bool:
+        """Restart tracking of an expired shipment at TrackingMore, then refresh it."""
+        if not shipment.carrier_id:
+            raise CarrierNotFound("the shipment has no TrackingMore id yet")
+        async with asyncio.timeout(self._timeout):
+            await self._carrier.retrack(shipment.carrier_id)
+        return await self.refresh(shipment)
+
+    async def _settle(
+        self,
+        chat_id: int,
+        result: FollowResult,
+        refused: set[tuple[str, str]],
+        unreachable: set[tuple[str, str]],
+    ) -> FollowResult:
+        if result.outcome == Outcome.OVER_LIMIT:
+            return result
+        key = (result.entry.courier, result.entry.code)
+        if key in refused:
+            shipment = await self._storage.unfollow(chat_id, result.entry.code)
+            if shipment is not None:
+                await self._storage.forget_shipment(shipment.id)
+            return FollowResult(result.entry, Outcome.REFUSED_BY_CARRIER)
+        shipment = await self._storage.get_shipment(*key)
+        return FollowResult(result.entry, result.outcome, shipment, key in unreachable)
