@@ -43,12 +43,12 @@ def timed(what: str, action: Callable[[], Any]) -> Any:
 
 
 async def seed(storage: Storage, shipments: int, events: int) -> None:
-    await storage.touch_chat(CHAT, "private", None, "en")
+    await storage.chats.touch_chat(CHAT, "private", None, "en")
     codes = [s10(70_000_000 + i) for i in range(shipments)]
     for code in codes:
-        await storage.follow(CHAT, POSTE, code, "a label", CHAT, "Ada")
+        await storage.follows.follow(CHAT, POSTE, code, "a label", CHAT, "Ada")
     start = datetime(2026, 11, 1, 8, 0)
-    await storage.ingest(
+    await storage.changes.ingest(
         [
             Snapshot(
                 POSTE,
@@ -72,14 +72,14 @@ async def database_part(shipments: int, events: int) -> None:
         t = Translator("en")
         for _ in range(2):  # the second run is the warm one
             began = time.perf_counter()
-            rows = await storage.desk_rows(CHAT, archived=True)
+            rows = await storage.reports.desk_rows(CHAT, archived=True)
             elapsed = 1000 * (time.perf_counter() - began)
         print(f"{f'desk_rows: {shipments} shipments x {events} events':<60} {elapsed:8.1f} ms")
         timed("export_csv", lambda: reports.export_csv(t, rows))
         timed("summary text", lambda: reports.summary(t, rows, utcnow(), 7))
         timed("digest text", lambda: reports.digest(t, rows, utcnow(), 7))
         began = time.perf_counter()
-        await storage.chats_due_for_digest("23:59", "2999-01-01")
+        await storage.chats.chats_due_for_digest("23:59", "2999-01-01")
         elapsed = 1000 * (time.perf_counter() - began)
         print(f"{'chats_due_for_digest':<60} {elapsed:8.1f} ms")
         await storage.close()

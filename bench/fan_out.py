@@ -160,9 +160,9 @@ def outbox_write_row(sizes: Sizes) -> Row:
 async def _mark_all_sent(database: Path) -> tuple[float, float]:
     storage = await Storage.open(database)
     began, cpu = time.perf_counter(), time.process_time()
-    while due := await storage.due_notifications():
+    while due := await storage.outbox.due_notifications():
         for item in due:
-            await storage.mark_sent(item.id)
+            await storage.outbox.mark_sent(item.id)
     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     await storage.close()
     return seconds, cpu

@@ -152,7 +152,7 @@ def ingest(path: Path, snapshots: Sequence[Snapshot], *, notify: bool) -> int:
         found = 0
         for start in range(0, len(snapshots), INGEST_CHUNK):
             chunk = snapshots[start : start + INGEST_CHUNK]
-            found += len(await storage.ingest(chunk, notify=notify))
+            found += len(await storage.changes.ingest(chunk, notify=notify))
         await storage.close()
         return found
 

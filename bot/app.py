@@ -155,7 +155,7 @@ async def close_services(services: Services) -> None:
 async def save_api_usage(services: Services) -> None:
     counts = services.carrier.stats.take_unsaved()
     if counts:
-        await services.storage.add_api_usage(today(), counts)
+        await services.storage.reports.add_api_usage(today(), counts)
 
 
 async def _poll_job(context: Context) -> None:

@@ -72,15 +72,15 @@ def test_migration_from_every_version_keeps_the_data(tmp_path: Path, version: in
         storage = await Storage.open(path)
         try:
             assert await storage.schema_version() == SCHEMA_VERSION
-            [followed] = await storage.list_followed(1001)
+            [followed] = await storage.follows.list_followed(1001)
             assert (followed.label, followed.shipment.status) == ("Scarpe", "transit")
-            [group_followed] = await storage.list_followed(-2001)
+            [group_followed] = await storage.follows.list_followed(-2001)
             assert group_followed.label == "Ordine 7"
-            [event] = await storage.events(followed.shipment.id)
+            [event] = await storage.follows.events(followed.shipment.id)
             assert event.description == "In transito"
-            [pending] = await storage.due_notifications()
+            [pending] = await storage.outbox.due_notifications()
             assert pending.chat_id == 1001
-            chat = await storage.get_chat(-2001)
+            chat = await storage.chats.get_chat(-2001)
             assert chat is not None and chat.language == "en"
         finally:
             await storage.close()

@@ -24,7 +24,7 @@ def codes(start: int, count: int) -> list[tuple[str, str]]:
 @pytest.fixture
 async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
     opened = await Storage.open(tmp_path / "postino.sqlite3")
-    await opened.touch_chat(CHAT, "private", None, "en")
+    await opened.chats.touch_chat(CHAT, "private", None, "en")
     yield opened
     await opened.close()
 
@@ -38,7 +38,7 @@ async def carrier(fake_tm: FakeTrackingMore) -> AsyncIterator[TrackingMoreClient
 
 async def follow(storage: Storage, keys: list[tuple[str, str]]) -> None:
     for courier, code in keys:
-        await storage.follow(CHAT, courier, code, None, CHAT, "Ada")
+        await storage.follows.follow(CHAT, courier, code, None, CHAT, "Ada")
 
 
 def batches(fake_tm: FakeTrackingMore) -> list[list[str]]:
@@ -66,7 +66,7 @@ async def test_askers_share_numbers_and_fill_batches_across_each_other(
     assert first_result.unreachable == second_result.unreachable == set()
     assert first_result.refused == second_result.refused == set()
     for courier, code in first + second:
-        shipment = await storage.get_shipment(courier, code)
+        shipment = await storage.shipments.get_shipment(courier, code)
         assert shipment is not None and shipment.registered
     await registrar.close()
 
@@ -83,15 +83,15 @@ async def test_an_asker_that_stops_waiting_gets_the_state_told_later(
     result = await registrar.register([key], notify=False, wait_at_most=0.1)
 
     assert result.unreachable == {key}
-    assert await storage.outbox_backlog() == 0
+    assert await storage.outbox.outbox_backlog() == 0
     for _ in range(50):  # the call goes on without the asker
-        shipment = await storage.get_shipment(*key)
+        shipment = await storage.shipments.get_shipment(*key)
         if shipment is not None and shipment.registered:
             break
         await asyncio.sleep(0.05)
     assert shipment is not None and shipment.status == "transit"
     # The chat was told "confirmed later": the state comes as a notification.
-    assert [n.payload["status"] for n in await storage.due_notifications()] == ["transit"]
+    assert [n.payload["status"] for n in await storage.outbox.due_notifications()] == ["transit"]
     await registrar.close()
 
 
@@ -109,7 +109,9 @@ async def test_quota_exhausted_stops_sending_and_reports_the_error(
     assert [type(e) for e in result.errors] == [CarrierQuotaError]
     # Each call in flight at the first refusal is answered; nothing is sent after it.
     assert len(batches(fake_tm)) <= 3
-    assert all(not s.registered for s in [await storage.get_shipment(*k) for k in keys] if s)
+    assert all(
+        not s.registered for s in [await storage.shipments.get_shipment(*k) for k in keys] if s
+    )
     await registrar.close()
 
 
@@ -142,4 +144,6 @@ async def test_closing_answers_every_asker(
 
     result = await asyncio.wait_for(asker, 1)
     assert result.unreachable == set(keys)
-    assert all(not s.registered for s in [await storage.get_shipment(*k) for k in keys] if s)
+    assert all(
+        not s.registered for s in [await storage.shipments.get_shipment(*k) for k in keys] if s
+    )

@@ -29,7 +29,7 @@ def snapshot(status: str, *events: tuple[str, str, datetime]) -> Snapshot:
 
 async def add_chats(storage: Storage, *chat_ids: int) -> None:
     for chat_id in chat_ids:
-        await storage.touch_chat(chat_id, "private" if chat_id > 0 else "group", None, "it")
+        await storage.chats.touch_chat(chat_id, "private" if chat_id > 0 else "group", None, "it")
 
 
 async def test_open_sets_pragmas_and_schema(tmp_path: Path) -> None:
@@ -43,34 +43,34 @@ async def test_open_sets_pragmas_and_schema(tmp_path: Path) -> None:
 
 async def test_one_shipment_row_shared_by_many_chats(storage: Storage) -> None:
     await add_chats(storage, 1, 2, -3)
-    first, new1 = await storage.follow(1, POSTE, CODE, "mum", 1, "Ada")
-    second, new2 = await storage.follow(2, POSTE, CODE, None, 2, "Bo")
-    again, new3 = await storage.follow(1, POSTE, CODE, "gift", 1, "Ada")
+    first, new1 = await storage.follows.follow(1, POSTE, CODE, "mum", 1, "Ada")
+    second, new2 = await storage.follows.follow(2, POSTE, CODE, None, 2, "Bo")
+    again, new3 = await storage.follows.follow(1, POSTE, CODE, "gift", 1, "Ada")
     assert first.id == second.id == again.id
     assert (new1, new2, new3) == (True, True, False)
-    followed = await storage.get_followed(1, CODE)
+    followed = await storage.follows.get_followed(1, CODE)
     assert followed is not None and followed.label == "gift"
 
 
 async def test_ingest_writes_events_status_and_one_row_per_chat(storage: Storage) -> None:
     await add_chats(storage, 1, 2, -3)
     for chat in (1, 2, -3):
-        await storage.follow(chat, POSTE, CODE, None, None, None)
-    await storage.ingest([snapshot("pending")], notify=False)
-    assert await storage.outbox_backlog() == 0
+        await storage.follows.follow(chat, POSTE, CODE, None, None, None)
+    await storage.changes.ingest([snapshot("pending")], notify=False)
+    assert await storage.outbox.outbox_backlog() == 0
 
     moved = snapshot("transit", ("In transito", "BOLOGNA", datetime(2026, 11, 20, 9, 30)))
-    changes = await storage.ingest([moved])
+    changes = await storage.changes.ingest([moved])
     assert len(changes) == 1 and changes[0].old_status == "pending"
-    due = await storage.due_notifications()
+    due = await storage.outbox.due_notifications()
     assert sorted(n.chat_id for n in due) == [-3, 1, 2]
     assert due[0].payload["status"] == "transit"
     assert due[0].payload["events"][0]["description"] == "In transito"
 
     # The same snapshot again is not a change and queues nothing.
-    assert await storage.ingest([moved]) == []
-    assert await storage.outbox_backlog() == 3
-    shipment = await storage.get_shipment(POSTE, CODE)
+    assert await storage.changes.ingest([moved]) == []
+    assert await storage.outbox.outbox_backlog() == 3
+    shipment = await storage.shipments.get_shipment(POSTE, CODE)
     assert shipment is not None
     assert shipment.status == "transit"
     assert shipment.latest_event_at == "2026-11-20T09:30:00"
@@ -81,84 +81,84 @@ async def test_sent_rows_are_not_due_again_after_reopen(tmp_path: Path) -> None:
     path = tmp_path / "postino.sqlite3"
     storage = await Storage.open(path)
     await add_chats(storage, 1)
-    await storage.follow(1, POSTE, CODE, None, None, None)
-    await storage.ingest([snapshot("transit")])
-    [item] = await storage.due_notifications()
-    await storage.mark_sent(item.id)
-    await storage.ingest([snapshot("pickup")])
+    await storage.follows.follow(1, POSTE, CODE, None, None, None)
+    await storage.changes.ingest([snapshot("transit")])
+    [item] = await storage.outbox.due_notifications()
+    await storage.outbox.mark_sent(item.id)
+    await storage.changes.ingest([snapshot("pickup")])
     await storage.close()
 
     reopened = await Storage.open(path)
-    due = await reopened.due_notifications()
+    due = await reopened.outbox.due_notifications()
     assert [n.payload["status"] for n in due] == ["pickup"]
     await reopened.close()
 
 
 async def test_blocked_chat_gets_nothing_and_is_not_polled(storage: Storage) -> None:
     await add_chats(storage, 1, 2)
-    await storage.follow(1, POSTE, CODE, None, None, None)
-    await storage.follow(2, POSTE, CODE, None, None, None)
-    await storage.mark_registered([(POSTE, CODE)])
-    await storage.ingest([snapshot("transit")])
-    assert await storage.block_chat(1, "Forbidden: bot was blocked by the user") == 1
-    assert [n.chat_id for n in await storage.due_notifications()] == [2]
-    assert len(await storage.shipments_to_poll()) == 1
-    await storage.block_chat(2, "blocked")
-    assert await storage.shipments_to_poll() == []
+    await storage.follows.follow(1, POSTE, CODE, None, None, None)
+    await storage.follows.follow(2, POSTE, CODE, None, None, None)
+    await storage.shipments.mark_registered([(POSTE, CODE)])
+    await storage.changes.ingest([snapshot("transit")])
+    assert await storage.chats.block_chat(1, "Forbidden: bot was blocked by the user") == 1
+    assert [n.chat_id for n in await storage.outbox.due_notifications()] == [2]
+    assert len(await storage.shipments.shipments_to_poll()) == 1
+    await storage.chats.block_chat(2, "blocked")
+    assert await storage.shipments.shipments_to_poll() == []
     # Writing to the bot again un-pauses the chat.
-    await storage.touch_chat(1, "private", None, "it")
-    assert len(await storage.shipments_to_poll()) == 1
+    await storage.chats.touch_chat(1, "private", None, "it")
+    assert len(await storage.shipments.shipments_to_poll()) == 1
 
 
 async def test_terminal_shipments_are_not_polled(storage: Storage) -> None:
     await add_chats(storage, 1)
-    await storage.follow(1, POSTE, CODE, None, None, None)
-    await storage.ingest([snapshot("transit")], notify=False)
-    assert len(await storage.shipments_to_poll()) == 1
-    await storage.ingest([snapshot("delivered")])
-    assert await storage.shipments_to_poll() == []
-    assert await storage.outbox_backlog() == 1  # but the chat is still told
+    await storage.follows.follow(1, POSTE, CODE, None, None, None)
+    await storage.changes.ingest([snapshot("transit")], notify=False)
+    assert len(await storage.shipments.shipments_to_poll()) == 1
+    await storage.changes.ingest([snapshot("delivered")])
+    assert await storage.shipments.shipments_to_poll() == []
+    assert await storage.outbox.outbox_backlog() == 1  # but the chat is still told
 
 
 async def test_migrate_chat_moves_subscriptions_and_pending(storage: Storage) -> None:
     await add_chats(storage, -100)
-    await storage.set_chat_language(-100, "en")
-    await storage.follow(-100, POSTE, CODE, "box", None, None)
-    await storage.ingest([snapshot("transit")])
-    await storage.migrate_chat(-100, -1001234)
-    assert await storage.get_chat(-100) is None
-    moved = await storage.get_chat(-1001234)
+    await storage.chats.set_chat_language(-100, "en")
+    await storage.follows.follow(-100, POSTE, CODE, "box", None, None)
+    await storage.changes.ingest([snapshot("transit")])
+    await storage.chats.migrate_chat(-100, -1001234)
+    assert await storage.chats.get_chat(-100) is None
+    moved = await storage.chats.get_chat(-1001234)
     assert moved is not None and moved.language == "en" and moved.type == "supergroup"
-    assert (await storage.get_followed(-1001234, CODE)).label == "box"  # type: ignore[union-attr]
-    assert [n.chat_id for n in await storage.due_notifications()] == [-1001234]
+    assert (await storage.follows.get_followed(-1001234, CODE)).label == "box"  # type: ignore[union-attr]
+    assert [n.chat_id for n in await storage.outbox.due_notifications()] == [-1001234]
 
 
 async def test_migrate_into_existing_chat_merges(storage: Storage) -> None:
     await add_chats(storage, -100, -1009)
-    await storage.follow(-100, POSTE, CODE, "old", None, None)
-    await storage.follow(-1009, POSTE, CODE, "new", None, None)
-    await storage.follow(-100, POSTE, "EE123456785IT", None, None, None)
-    await storage.migrate_chat(-100, -1009)
-    followed = {f.shipment.code: f.label for f in await storage.list_followed(-1009)}
+    await storage.follows.follow(-100, POSTE, CODE, "old", None, None)
+    await storage.follows.follow(-1009, POSTE, CODE, "new", None, None)
+    await storage.follows.follow(-100, POSTE, "EE123456785IT", None, None, None)
+    await storage.chats.migrate_chat(-100, -1009)
+    followed = {f.shipment.code: f.label for f in await storage.follows.list_followed(-1009)}
     assert followed == {CODE: "new", "EE123456785IT": None}
-    assert await storage.get_chat(-100) is None
+    assert await storage.chats.get_chat(-100) is None
 
 
 async def test_unfollow_drops_pending_rows_of_that_chat_only(storage: Storage) -> None:
     await add_chats(storage, 1, 2)
-    await storage.follow(1, POSTE, CODE, None, None, None)
-    await storage.follow(2, POSTE, CODE, None, None, None)
-    await storage.ingest([snapshot("transit")])
-    removed = await storage.unfollow(1, CODE)
+    await storage.follows.follow(1, POSTE, CODE, None, None, None)
+    await storage.follows.follow(2, POSTE, CODE, None, None, None)
+    await storage.changes.ingest([snapshot("transit")])
+    removed = await storage.follows.unfollow(1, CODE)
     assert removed is not None and removed.code == CODE
-    assert await storage.unfollow(1, CODE) is None
-    assert [n.chat_id for n in await storage.due_notifications()] == [2]
+    assert await storage.follows.unfollow(1, CODE) is None
+    assert [n.chat_id for n in await storage.outbox.due_notifications()] == [2]
 
 
 async def test_events_newest_first(storage: Storage) -> None:
     await add_chats(storage, 1)
-    shipment, _ = await storage.follow(1, POSTE, CODE, None, None, None)
-    await storage.ingest(
+    shipment, _ = await storage.follows.follow(1, POSTE, CODE, None, None, None)
+    await storage.changes.ingest(
         [
             snapshot(
                 "transit",
@@ -167,15 +167,15 @@ async def test_events_newest_first(storage: Storage) -> None:
             )
         ]
     )
-    events = await storage.events(shipment.id)
+    events = await storage.follows.events(shipment.id)
     assert [e.description for e in events] == ["Partita", "Accettata"]
 
 
 async def test_failed_transaction_leaves_nothing(storage: Storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     await add_chats(storage, 1)
-    await storage.follow(1, POSTE, CODE, None, None, None)
+    await storage.follows.follow(1, POSTE, CODE, None, None, None)
 
-    import bot.storage as module
+    import bot.storage.changes as module
 
     def explode(change):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk on fire")
@@ -183,11 +183,11 @@ async def test_failed_transaction_leaves_nothing(storage: Storage, monkeypatch) 
     monkeypatch.setattr(module, "_payload", explode)
     moved = snapshot("transit", ("Partita", "BOLOGNA", datetime(2026, 11, 21, 8, 0)))
     with pytest.raises(RuntimeError):
-        await storage.ingest([moved])
-    shipment = await storage.get_shipment(POSTE, CODE)
+        await storage.changes.ingest([moved])
+    shipment = await storage.shipments.get_shipment(POSTE, CODE)
     assert shipment is not None and shipment.status is None
-    assert await storage.events(shipment.id) == []
-    assert await storage.outbox_backlog() == 0
+    assert await storage.follows.events(shipment.id) == []
+    assert await storage.outbox.outbox_backlog() == 0
 
 
 async def test_one_poll_batch_is_one_transaction_with_its_unchanged_shipments(
@@ -199,16 +199,18 @@ async def test_one_poll_batch_is_one_transaction_with_its_unchanged_shipments(
     storage = await Storage.open(path)
     other = "RR000000000IT"
     await add_chats(storage, 1)
-    await storage.follow(1, POSTE, CODE, None, None, None)
-    delivered, _ = await storage.follow(1, POSTE, other, None, None, None)
-    await storage.ingest([Snapshot(POSTE, other, "delivered", carrier_id="tm-2")], notify=False)
+    await storage.follows.follow(1, POSTE, CODE, None, None, None)
+    delivered, _ = await storage.follows.follow(1, POSTE, other, None, None, None)
+    await storage.changes.ingest(
+        [Snapshot(POSTE, other, "delivered", carrier_id="tm-2")], notify=False
+    )
     with sqlite3.connect(path) as db:  # its first re-check is due now
         db.execute(
             "UPDATE shipments SET next_recheck_at='2000-01-01T00:00:00Z', last_polled_at=NULL "
             "WHERE id=?",
             (delivered.id,),
         )
-    changes = await storage.ingest([snapshot("transit")], unchanged=[delivered.id])
+    changes = await storage.changes.ingest([snapshot("transit")], unchanged=[delivered.id])
     await storage.close()
 
     assert [c.new_status for c in changes] == ["transit"]

@@ -59,7 +59,7 @@ async def on_button(update: Update, context: Context) -> None:
 async def _followed(update: Update, context: Context, shipment_id: int) -> Followed | None:
     chat = update.effective_chat
     assert chat is not None
-    return await context.services.storage.get_followed_by_id(chat.id, shipment_id)
+    return await context.services.storage.follows.get_followed_by_id(chat.id, shipment_id)
 
 
 def _query(update: Update) -> CallbackQuery:
@@ -82,7 +82,7 @@ async def show_details(update: Update, context: Context, t: Translator, followed
 async def send_timeline(
     update: Update, context: Context, t: Translator, followed: Followed
 ) -> None:
-    events = await context.services.storage.events(
+    events = await context.services.storage.follows.events(
         followed.shipment.id, limit=render.MAX_TIMELINE_EVENTS + 1
     )
     keyboard = render.shipment_keyboard(
@@ -107,7 +107,7 @@ async def toggle_mute(update: Update, context: Context, t: Translator, followed:
     muted = not followed.muted
     chat = update.effective_chat
     assert chat is not None
-    await context.services.storage.set_muted(chat.id, followed.shipment.id, muted)
+    await context.services.storage.follows.set_muted(chat.id, followed.shipment.id, muted)
     name = followed.label or followed.shipment.code
     await _query(update).answer(t("mute.on" if muted else "mute.off", name=name))
     keyboard = render.shipment_keyboard(
@@ -142,7 +142,7 @@ async def confirm_remove(
         return
     chat = update.effective_chat
     assert chat is not None
-    await context.services.storage.unfollow_by_id(chat.id, followed.shipment.id)
+    await context.services.storage.follows.unfollow_by_id(chat.id, followed.shipment.id)
     await _query(update).answer()
     code = render.code_html(followed.shipment.code, followed.shipment.courier)
     await _edit_text(_query(update), t("remove.done", code=code))
@@ -158,7 +158,9 @@ async def cancel_remove(
 
 async def refresh(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     storage = context.services.storage
-    blocked_by = await storage.claim_refresh(followed.shipment.id, utcnow() - REFRESH_INTERVAL)
+    blocked_by = await storage.follows.claim_refresh(
+        followed.shipment.id, utcnow() - REFRESH_INTERVAL
+    )
     if blocked_by is not None:
         last = parse_iso_utc(blocked_by) or utcnow()
         await _query(update).answer(
@@ -214,7 +216,7 @@ async def _show_page(
 ) -> None:
     chat = update.effective_chat
     assert chat is not None
-    followed = await context.services.storage.list_followed(chat.id, archived=archived)
+    followed = await context.services.storage.follows.list_followed(chat.id, archived=archived)
     shown = render.followed_page(t, followed, page, archived=archived)
     await _query(update).answer()
     await _edit_text(_query(update), shown.text, shown.keyboard)
@@ -226,11 +228,13 @@ async def restore(update: Update, context: Context, t: Translator, followed: Fol
         return
     chat = update.effective_chat
     assert chat is not None
-    await context.services.storage.set_archived(chat.id, followed.shipment.id, archived=False)
+    await context.services.storage.follows.set_archived(
+        chat.id, followed.shipment.id, archived=False
+    )
     await _query(update).answer(
         t("archived.restored", name=followed.label or followed.shipment.code)
     )
-    remaining = await context.services.storage.list_followed(chat.id, archived=True)
+    remaining = await context.services.storage.follows.list_followed(chat.id, archived=True)
     shown = render.followed_page(t, remaining, 0, archived=True)
     await _edit_text(_query(update), shown.text, shown.keyboard)
 
@@ -283,7 +287,7 @@ async def named_by_reply(update: Update, context: Context) -> None:
     assert chat is not None
     text = message.text.strip()
     label, truncated = (None, False) if text == CLEAR_LABEL else clean_label(text)
-    await context.services.storage.set_label(chat.id, followed.shipment.id, label)
+    await context.services.storage.follows.set_label(chat.id, followed.shipment.id, label)
     shipment = followed.shipment
     answer = t("rename.done", title=render.title(t, shipment.code, label, shipment.courier))
     if truncated:
@@ -301,7 +305,7 @@ async def _shipment_in(
     text = replied.text or replied.caption or ""
     found: dict[int, Followed] = {}
     for candidate in dict.fromkeys(_CANDIDATE_CODE_RE.findall(text.upper())):
-        followed = await context.services.storage.get_followed(chat.id, candidate)
+        followed = await context.services.storage.follows.get_followed(chat.id, candidate)
         if followed is not None:
             found[followed.shipment.id] = followed
         if len(found) > 1:

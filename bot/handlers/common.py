@@ -21,7 +21,7 @@ async def chat_translator(update: Update, context: Context) -> Translator:
     user = update.effective_user
     assert chat is not None
     user_language = user.language_code if user and chat.type == ChatType.PRIVATE else None
-    stored = await context.services.storage.touch_chat(
+    stored = await context.services.storage.chats.touch_chat(
         chat.id, chat.type, chat.title or chat.full_name, user_language
     )
     language = chat_language(

@@ -153,7 +153,7 @@ async def export_command(update: Update, context: Context) -> None:
     t = await chat_translator(update, context)
     chat, message = update.effective_chat, update.effective_message
     assert chat is not None and message is not None
-    rows = await context.services.storage.desk_rows(chat.id, archived=True)
+    rows = await context.services.storage.reports.desk_rows(chat.id, archived=True)
     if not rows:
         await reply(update, t("export.empty"))
         return
@@ -170,7 +170,7 @@ async def summary_command(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
     services = context.services
-    rows = await services.storage.desk_rows(chat.id, archived=False)
+    rows = await services.storage.reports.desk_rows(chat.id, archived=False)
     await reply(update, reports.summary(t, rows, utcnow(), services.settings.stale_days))
 
 
@@ -184,7 +184,7 @@ async def digest_command(update: Update, context: Context) -> None:
     storage = context.services.storage
     argument = command_argument(context)
     if not argument:
-        clock, _ = await storage.digest_schedule(chat.id)
+        clock, _ = await storage.chats.digest_schedule(chat.id)
         current = t("digest.current_on", time=clock) if clock else t("digest.current_off")
         await reply(update, t("digest.usage", current=current))
         return
@@ -197,7 +197,7 @@ async def digest_command(update: Update, context: Context) -> None:
         await reply(update, t("digest.admins_only"))
         return
     if clock is None:
-        await storage.set_digest(chat.id, None, None)
+        await storage.chats.set_digest(chat.id, None, None)
         await reply(update, t("digest.off"))
         return
     await set_digest_time(update, context, t, message, clock)
@@ -211,7 +211,7 @@ async def set_digest_time(
     starts_today = clock >= written_at
     chat = update.effective_chat
     assert chat is not None
-    await context.services.storage.set_digest(chat.id, clock, None if starts_today else today)
+    await context.services.storage.chats.set_digest(chat.id, clock, None if starts_today else today)
     answer = "digest.set_today" if starts_today else "digest.set_tomorrow"
     await reply(update, t(answer, time=clock))
     if clock == written_at:

@@ -134,7 +134,7 @@ async def remove_command(update: Update, context: Context) -> None:
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None
     storage = context.services.storage
-    followed = await storage.get_followed(chat.id, code)
+    followed = await storage.follows.get_followed(chat.id, code)
     if followed is None:
         await reply(update, t("remove.not_followed", code=render.plain_code(code)))
         return
@@ -144,7 +144,7 @@ async def remove_command(update: Update, context: Context) -> None:
     if added_by_someone_else and not await may_manage_chat(update, context):
         await reply(update, t("remove.admins_only", name=followed.added_by_name or "?"))
         return
-    await storage.unfollow(chat.id, code)
+    await storage.follows.unfollow(chat.id, code)
     code_link = render.code_html(code, followed.shipment.courier)
     await reply(update, t("remove.done", code=code_link))
 
@@ -164,7 +164,7 @@ async def _send_list(update: Update, context: Context, *, archived: bool) -> Non
     t = await chat_translator(update, context)
     chat = update.effective_chat
     assert chat is not None
-    followed = await context.services.storage.list_followed(chat.id, archived=archived)
+    followed = await context.services.storage.follows.list_followed(chat.id, archived=archived)
     page = render.followed_page(t, followed, 0, archived=archived)
     await reply(update, page.text, reply_markup=page.keyboard)
 
@@ -178,7 +178,7 @@ async def status_command(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
     code = normalize(argument.split()[0])
-    followed = await context.services.storage.get_followed(chat.id, code)
+    followed = await context.services.storage.follows.get_followed(chat.id, code)
     if followed is None:
         await reply(update, t("status.not_followed", code=render.plain_code(code)))
         return
@@ -196,16 +196,16 @@ async def membership_changed(update: Update, context: Context) -> None:
     status = change.new_chat_member.status
     storage = context.services.storage
     if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
-        dropped = await storage.block_chat(chat.id, f"bot status: {status}")
+        dropped = await storage.chats.block_chat(chat.id, f"bot status: {status}")
         logger.info("bot %s in chat %s; chat paused (%d queued dropped)", status, chat.id, dropped)
     else:
-        await storage.touch_chat(chat.id, chat.type, chat.title or chat.full_name, None)
+        await storage.chats.touch_chat(chat.id, chat.type, chat.title or chat.full_name, None)
 
 
 async def group_migrated(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None and message.migrate_to_chat_id is not None
-    await context.services.storage.migrate_chat(message.chat.id, message.migrate_to_chat_id)
+    await context.services.storage.chats.migrate_chat(message.chat.id, message.migrate_to_chat_id)
     logger.info("chat %s became supergroup %s", message.chat.id, message.migrate_to_chat_id)
 
 
@@ -225,8 +225,8 @@ async def stats_command(update: Update, context: Context) -> None:
     if user is None or not services.access.is_admin(user.id):
         await reply(update, t("stats.admins_only"))
         return
-    totals = await services.storage.totals()
-    usage = await services.storage.api_usage(today())
+    totals = await services.storage.reports.totals()
+    usage = await services.storage.reports.api_usage(today())
     usage.update({k: usage.get(k, 0) + n for k, n in services.carrier.stats.unsaved.items()})
     poll = services.poller.state
     last_good = (

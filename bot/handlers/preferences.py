@@ -24,7 +24,7 @@ async def lang_command(update: Update, context: Context) -> None:
     if not await may_manage_chat(update, context):
         await reply(update, t("lang.admins_only"))
         return
-    await context.services.storage.set_chat_language(chat.id, argument)
+    await context.services.storage.chats.set_chat_language(chat.id, argument)
     await reply(update, translator(argument)("lang.done"))
 
 
@@ -36,7 +36,7 @@ async def quiet_command(update: Update, context: Context) -> None:
     argument = command_argument(context).lower()
     storage = context.services.storage
     if not argument:
-        current = await storage.get_chat(chat.id)
+        current = await storage.chats.get_chat(chat.id)
         if current and current.quiet_start and current.quiet_end:
             await reply(
                 update, t("quiet.current", start=current.quiet_start, end=current.quiet_end)
@@ -52,7 +52,7 @@ async def quiet_command(update: Update, context: Context) -> None:
         await reply(update, t("settings.admins_only"))
         return
     start, end = window or (None, None)
-    await storage.set_quiet_hours(chat.id, start, end)
+    await storage.chats.set_quiet_hours(chat.id, start, end)
     if window is None:
         await reply(update, t("quiet.off"))
     else:
@@ -66,12 +66,12 @@ async def notify_command(update: Update, context: Context) -> None:
     assert chat is not None
     argument = command_argument(context).lower()
     if argument not in NOTIFY_MODES:
-        current = await context.services.storage.get_chat(chat.id)
+        current = await context.services.storage.chats.get_chat(chat.id)
         mode = current.notify_mode if current else "all"
         await reply(update, t("notify.usage", mode=t(f"notify.mode_{mode}")))
         return
     if not await may_manage_chat(update, context):
         await reply(update, t("settings.admins_only"))
         return
-    await context.services.storage.set_notify_mode(chat.id, argument)
+    await context.services.storage.chats.set_notify_mode(chat.id, argument)
     await reply(update, t(f"notify.set_{argument}"))

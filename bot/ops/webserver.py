@@ -161,7 +161,7 @@ class WebServer:
     async def _metrics_page(self, _request: web.Request) -> web.Response:
         services = self._services
         inputs = ScrapeInputs(
-            gauges=await services.storage.gauges(),
+            gauges=await services.storage.reports.gauges(),
             api_calls=dict(services.carrier.stats.calls),
             poll=services.poller.state,
             heartbeat=self._heartbeat.record,

@@ -63,7 +63,7 @@ class AdminAlerts:
 
     async def send(self, key: str, **values: object) -> None:
         for admin_id in self._admins:
-            chat = await self._storage.get_chat(admin_id)
+            chat = await self._storage.chats.get_chat(admin_id)
             language = (
                 chat_language(chat.language, chat.user_language, chat.type, self._default_language)
                 if chat

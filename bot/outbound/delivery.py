@@ -76,7 +76,7 @@ async def send_to_chat(
         return await _chat_gone(storage, chat_id, exc)
     except ChatMigrated as exc:
         logger.info("chat %s migrated to %s; moving it", chat_id, exc.new_chat_id)
-        await storage.migrate_chat(chat_id, exc.new_chat_id)
+        await storage.chats.migrate_chat(chat_id, exc.new_chat_id)
         return Outcome(Delivery.MOVED, new_chat_id=exc.new_chat_id)
     except BadRequest as exc:
         return await _after_bad_request(bot, storage, chat_id, text, exc)
@@ -86,7 +86,7 @@ async def send_to_chat(
 
 
 async def _chat_gone(storage: Storage, chat_id: int, exc: TelegramError) -> Outcome:
-    dropped = await storage.block_chat(chat_id, str(exc))
+    dropped = await storage.chats.block_chat(chat_id, str(exc))
     logger.info("chat %s is gone (%s); paused, %d queued dropped", chat_id, exc, dropped)
     return Outcome(Delivery.CHAT_GONE, error=str(exc))
 

@@ -63,7 +63,7 @@ async def send_due_digests(bot: Bot, services: Services, state: _State) -> int:
         for key in [key for key in state.failures if key[1] != day]:
             del state.failures[key]
         sent = 0
-        for chat in await services.storage.chats_due_for_digest(clock, day):
+        for chat in await services.storage.chats.chats_due_for_digest(clock, day):
             sent += await _send_digest(bot, services, state, chat, now, day)
         return sent
 
@@ -75,14 +75,14 @@ async def _send_digest(
     language = chat_language(
         chat.language, chat.user_language, chat.type, settings.default_language
     )
-    rows = await storage.desk_rows(chat.id, archived=False)
+    rows = await storage.reports.desk_rows(chat.id, archived=False)
     text = reports.digest(translator(language), rows, now, settings.stale_days)
     if text is None:  # the chat follows nothing: no message, and done for today
-        await storage.mark_digest_sent(chat.id, day)
+        await storage.chats.mark_digest_sent(chat.id, day)
         return 0
     outcome = await send_to_chat(bot, storage, chat.id, text)
     if outcome.delivery == Delivery.SENT:
-        await storage.mark_digest_sent(chat.id, day)
+        await storage.chats.mark_digest_sent(chat.id, day)
         state.failures.pop((chat.id, day), None)
         return 1
     if outcome.delivery in (Delivery.FLOODED, Delivery.FAILED):
@@ -97,7 +97,7 @@ async def _count_failure(storage: Storage, state: _State, chat_id: int, day: str
         logger.error(
             "giving up today's digest for chat %s after %d tries", chat_id, MAX_ATTEMPTS_PER_DAY
         )
-        await storage.mark_digest_sent(chat_id, day)
+        await storage.chats.mark_digest_sent(chat_id, day)
         del state.failures[(chat_id, day)]
 
 

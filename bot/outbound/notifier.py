@@ -131,7 +131,9 @@ class Notifier:
         delay = IDLE_WAKEUP_SECONDS
         served = self._served[private]
         if len(served) < MAX_CHATS_SERVED:
-            due = await self._storage.next_notification_due(private=private, excluding=served)
+            due = await self._storage.outbox.next_notification_due(
+                private=private, excluding=served
+            )
             if due is not None:
                 seconds = ((parse_iso_utc(due) or utcnow()) - utcnow()).total_seconds()
                 delay = min(delay, max(0.05, seconds))
@@ -145,7 +147,7 @@ class Notifier:
         room = MAX_CHATS_SERVED - len(served)
         if room <= 0:
             return False
-        due = await self._storage.due_notifications(room, private=private, excluding=served)
+        due = await self._storage.outbox.due_notifications(room, private=private, excluding=served)
         if not due:
             return False
         self._forget_paced()
@@ -174,7 +176,9 @@ class Notifier:
             if self._stopping:
                 return
             if not item.following:
-                await self._storage.mark_failed(item.id, "chat no longer follows the shipment")
+                await self._storage.outbox.mark_failed(
+                    item.id, "chat no longer follows the shipment"
+                )
                 continue
             await self._pace(item)
             slots = self._private_slots if item.chat_type == "private" else self._group_slots
@@ -219,7 +223,7 @@ class Notifier:
                 return True
             case Delivery.FLOODED:
                 retry_at = utcnow() + timedelta(seconds=outcome.retry_after)
-                await self._storage.postpone_chat(item.id, chat_id, retry_at, outcome.error)
+                await self._storage.outbox.postpone_chat(item.id, chat_id, retry_at, outcome.error)
                 logger.info(
                     "flood control for chat %s: retrying in %.0f s", chat_id, outcome.retry_after
                 )
@@ -234,7 +238,7 @@ class Notifier:
 
     async def _mark_sent(self, item: Notification, chat_id: int) -> None:
         self._last_sent[chat_id] = time.monotonic()
-        await self._storage.mark_sent(item.id)
+        await self._storage.outbox.mark_sent(item.id)
         self.sent_count += 1
         if self._on_sent is not None:
             self._on_sent(item)
@@ -243,7 +247,7 @@ class Notifier:
         attempts = item.attempts + 1
         if attempts >= self._max_attempts:
             self.failed_count += 1
-            await self._storage.mark_failed(item.id, error)
+            await self._storage.outbox.mark_failed(item.id, error)
             logger.error(
                 "giving up notification %d to chat %s after %d attempts: %s",
                 item.id,
@@ -253,7 +257,7 @@ class Notifier:
             )
             return
         delay = backoff_seconds(attempts)
-        await self._storage.mark_retry(item.id, utcnow() + timedelta(seconds=delay), error)
+        await self._storage.outbox.mark_retry(item.id, utcnow() + timedelta(seconds=delay), error)
         logger.warning(
             "notification %d to chat %s failed (%s); retry %d in %.0f s",
             item.id,

@@ -144,10 +144,10 @@ class Poller:
 
     async def _housekeeping(self) -> None:
         """Archive old deliveries; delete at TrackingMore what nobody follows any more."""
-        archived = await self._storage.archive_delivered(utcnow() - self._archive_after)
+        archived = await self._storage.follows.archive_delivered(utcnow() - self._archive_after)
         if archived:
             logger.info("archived %d delivered shipments", archived)
-        for shipment in await self._storage.orphan_shipments():
+        for shipment in await self._storage.shipments.orphan_shipments():
             if shipment.carrier_id and shipment.registered:
                 try:
                     await self._carrier.delete(shipment.carrier_id)
@@ -156,11 +156,11 @@ class Poller:
                 except CarrierError as exc:
                     logger.info("could not delete %s at TrackingMore yet: %s", shipment.code, exc)
                     return  # try again next cycle
-            await self._storage.forget_shipment(shipment.id)
+            await self._storage.shipments.forget_shipment(shipment.id)
             logger.info("stopped tracking %s: nobody follows it any more", shipment.code)
 
     async def _register_pending(self, errors: _CycleErrors) -> None:
-        pending = await self._storage.shipments_to_register()
+        pending = await self._storage.shipments.shipments_to_register()
         if not pending:
             return
         registered = await self._registrar.register(
@@ -169,7 +169,7 @@ class Poller:
         for error in registered.errors:
             self._note_error(errors, error)
         if registered.refused:
-            await self._storage.mark_refused(registered.refused)
+            await self._storage.shipments.mark_refused(registered.refused)
             logger.warning(
                 "TrackingMore refused %d numbers: %s",
                 len(registered.refused),
@@ -205,7 +205,7 @@ class Poller:
         """What to poll, read a page at a time, in batches of up to 40 of one courier."""
         pending: dict[str, list[Shipment]] = defaultdict(list)
         after = 0
-        while page := await self._storage.shipments_to_poll(after, POLL_PAGE_SIZE):
+        while page := await self._storage.shipments.shipments_to_poll(after, POLL_PAGE_SIZE):
             after = page[-1].id
             for shipment in page:
                 group = pending[shipment.courier]
@@ -223,7 +223,9 @@ class Poller:
             logger.info(
                 "%d numbers unknown to TrackingMore; registering again", len(fetched.unknown)
             )
-            await self._storage.mark_unregistered([(courier, code) for code in fetched.unknown])
+            await self._storage.shipments.mark_unregistered(
+                [(courier, code) for code in fetched.unknown]
+            )
         unchanged = set(fetched.unchanged)
         await self._store(fetched.snapshots, [s.id for s in shipments if s.code in unchanged])
 
@@ -235,7 +237,7 @@ class Poller:
         Polls and TrackingMore pushes both come through here, so a change that both see
         is stored, and told, once.
         """
-        changes = await self._storage.ingest(snapshots, unchanged=unchanged)
+        changes = await self._storage.changes.ingest(snapshots, unchanged=unchanged)
         if changes:
             self.state.changes_found += len(changes)
             self._on_changes(changes)
@@ -252,7 +254,7 @@ class Poller:
         followed: dict[int, Shipment] = {}
         for tracking in trackings:
             identity = pushed_identity(tracking)
-            stored = await self._storage.find_shipment(*identity) if identity else None
+            stored = await self._storage.shipments.find_shipment(*identity) if identity else None
             if stored is None:
                 logger.debug("push about a shipment nobody follows; ignored")
             else:

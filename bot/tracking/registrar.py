@@ -178,7 +178,7 @@ class Registrar:
         unregistered = [
             key
             for key in chunk
-            if not ((s := await self._storage.get_shipment(*key)) and s.registered)
+            if not ((s := await self._storage.shipments.get_shipment(*key)) and s.registered)
         ]
         refused: set[Key] = set()
         if len(unregistered) == 1:
@@ -205,7 +205,7 @@ class Registrar:
         for snapshot in known:
             entry = chunk.get((snapshot.courier, snapshot.code))
             (told if entry is not None and entry.notify else quiet).append(snapshot)
-        await self._storage.ingest(told, notify=True)
-        await self._storage.ingest(quiet, notify=False)
+        await self._storage.changes.ingest(told, notify=True)
+        await self._storage.changes.ingest(quiet, notify=False)
         if registered:
-            await self._storage.mark_registered(registered)
+            await self._storage.shipments.mark_registered(registered)

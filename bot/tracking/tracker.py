@@ -68,15 +68,15 @@ class Tracker:
         self._registrar = registrar or Registrar(storage, carrier)
 
     async def follow(self, who: Requester, entries: Sequence[Entry]) -> list[FollowResult]:
-        room = self._max_per_chat - await self._storage.count_followed(who.chat_id)
+        room = self._max_per_chat - await self._storage.follows.count_followed(who.chat_id)
         results: list[FollowResult] = []
         to_register: dict[tuple[str, str], Shipment] = {}
         for entry in entries:
-            existing = await self._storage.get_followed(who.chat_id, entry.code)
+            existing = await self._storage.follows.get_followed(who.chat_id, entry.code)
             if existing is None and room <= 0:
                 results.append(FollowResult(entry, Outcome.OVER_LIMIT))
                 continue
-            shipment, is_new = await self._storage.follow(
+            shipment, is_new = await self._storage.follows.follow(
                 who.chat_id, entry.courier, entry.code, entry.label, who.user_id, who.user_name
             )
             room -= int(is_new)
@@ -103,7 +103,7 @@ class Tracker:
         """
         async with asyncio.timeout(self._timeout):
             fetched = await self._carrier.get(shipment.courier, [shipment.code])
-        return bool(await self._storage.ingest(fetched.snapshots))
+        return bool(await self._storage.changes.ingest(fetched.snapshots))
 
     async def retrack(self, shipment: Shipment) -> bool:
         """Restart tracking of an expired shipment at TrackingMore, then refresh it."""
@@ -124,9 +124,9 @@ class Tracker:
             return result
         key = (result.entry.courier, result.entry.code)
         if key in refused:
-            shipment = await self._storage.unfollow(chat_id, result.entry.code)
+            shipment = await self._storage.follows.unfollow(chat_id, result.entry.code)
             if shipment is not None:
-                await self._storage.forget_shipment(shipment.id)
+                await self._storage.shipments.forget_shipment(shipment.id)
             return FollowResult(result.entry, Outcome.REFUSED_BY_CARRIER)
-        shipment = await self._storage.get_shipment(*key)
+        shipment = await self._storage.shipments.get_shipment(*key)
         return FollowResult(result.entry, result.outcome, shipment, key in unreachable)

@@ -1,0 +1,268 @@
+"""Ingest: a batch of snapshots diffed against what is stored, and the changes written with
+their events and outbox rows in one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.core.shipments import DELIVERED_RECHECK_DELAYS, Change, Checkpoint, Snapshot, Status, diff
+from bot.core.times import iso_utc, utcnow
+from bot.storage.database import Repository, write_all
+
+MAX_EVENTS_IN_NOTIFICATION = 3
+
+
+class Changes(Repository):
+    """Where what the carrier says becomes stored history and queued notifications."""
+
+    async def ingest(
+        self,
+        snapshots: Sequence[Snapshot],
+        *,
+        unchanged: Sequence[int] = (),
+        notify: bool = True,
+    ) -> list[Change]:
+        """Store what is new in these snapshots, and queue one notification per chat and change.
+
+        Events, the new status and the outbox rows are written in one transaction, so a
+        crash either keeps all of a change or none of it; the diff runs under the same
+        lock, so two paths seeing the same change (poll and push) store it once. Each kind
+        of write is one statement for the whole batch: a poll cycle ingests 40 at a time.
+        `unchanged` are the ids of shipments of the same poll that TrackingMore answered
+        exactly as last time: their poll is recorded in the same transaction.
+        """
+        if not snapshots and not unchanged:
+            return []
+        now = iso_utc()
+        async with self._transaction() as db:
+            changes = await self._ingest_snapshots(db, snapshots, now, notify=notify)
+            await self._record_unchanged(db, unchanged, now)
+        return changes
+
+    async def _ingest_snapshots(
+        self, db: aiosqlite.Connection, snapshots: Sequence[Snapshot], now: str, *, notify: bool
+    ) -> list[Change]:
+        if not snapshots:
+            return []
+        changes: list[Change] = []
+        polled: list[tuple[str, str, str, int]] = []
+        rechecked: list[_Stored] = []
+        stored = await self._load_for_diff(db, snapshots)
+        for snapshot in snapshots:
+            entry = stored.get((snapshot.courier, snapshot.code))
+            if entry is None:
+                continue
+            polled.append((now, snapshot.carrier_id, snapshot.signature, entry.id))
+            change = diff(entry.id, entry.status, entry.fingerprints, snapshot)
+            if change is not None:
+                changes.append(change)
+            elif entry.status == Status.DELIVERED:
+                rechecked.append(entry)
+        await write_all(
+            db,
+            "UPDATE shipments SET registered=1, last_polled_at=?, "
+            "carrier_id=COALESCE(NULLIF(?, ''), carrier_id), "
+            "carrier_signature=NULLIF(?, '') WHERE id=?",
+            polled,
+        )
+        await self._count_rechecks(db, rechecked)
+        await self._store_changes(db, changes, now, notify=notify)
+        return changes
+
+    async def _record_unchanged(
+        self, db: aiosqlite.Connection, shipment_ids: Sequence[int], now: str
+    ) -> None:
+        """Nothing to diff, but the poll counts (a delivered shipment due for a re-check has
+        had it)."""
+        if not shipment_ids:
+            return
+        marks = ",".join("?" * len(shipment_ids))
+        rows = await db.execute_fetchall(
+            "SELECT id, status, rechecks_left, next_recheck_at FROM shipments "
+            f"WHERE id IN ({marks}) AND status = 'delivered'",
+            list(shipment_ids),
+        )
+        await self._count_rechecks(db, [_Stored(*row, set()) for row in rows])
+        await write_all(
+            db,
+            "UPDATE shipments SET last_polled_at=? WHERE id=?",
+            [(now, shipment_id) for shipment_id in shipment_ids],
+        )
+
+    async def _load_for_diff(
+        self, db: aiosqlite.Connection, snapshots: Sequence[Snapshot]
+    ) -> dict[tuple[str, str], _Stored]:
+        keys = list({(s.courier, s.code) for s in snapshots})
+        values = ",".join("(?, ?)" for _ in keys)
+        params = [part for key in keys for part in key]
+        # A join, not `(courier, code) IN (VALUES …)`: SQLite scans the whole table for that.
+        # execute_fetchall: one hop to aiosqlite's thread, where `async for` makes one per row.
+        rows = await db.execute_fetchall(
+            f"WITH k(courier, code) AS (VALUES {values}) "
+            "SELECT sh.id, sh.courier, sh.code, sh.status, sh.rechecks_left, sh.next_recheck_at "
+            "FROM k JOIN shipments sh ON sh.courier = k.courier AND sh.code = k.code",
+            params,
+        )
+        by_id = {row[0]: _Stored(row[0], row[3], row[4], row[5], set()) for row in rows}
+        keyed = {(row[1], row[2]): by_id[row[0]] for row in rows}
+        if by_id:
+            marks = ",".join("?" * len(by_id))
+            events = await db.execute_fetchall(
+                f"SELECT shipment_id, fingerprint FROM events WHERE shipment_id IN ({marks})",
+                list(by_id),
+            )
+            for shipment_id, fingerprint in events:
+                by_id[shipment_id].fingerprints.add(fingerprint)
+        return keyed
+
+    async def _count_rechecks(self, db: aiosqlite.Connection, entries: Sequence[_Stored]) -> None:
+        """Delivered shipments were looked at again and had not changed."""
+        now, updates = iso_utc(), []
+        for entry in entries:
+            if entry.rechecks_left <= 0 or (entry.next_recheck_at and entry.next_recheck_at > now):
+                continue
+            left = entry.rechecks_left - 1
+            delay = DELIVERED_RECHECK_DELAYS[len(DELIVERED_RECHECK_DELAYS) - left] if left else None
+            updates.append((left, iso_utc(utcnow() + delay) if delay else None, entry.id))
+        await write_all(
+            db, "UPDATE shipments SET rechecks_left=?, next_recheck_at=? WHERE id=?", updates
+        )
+
+    async def _track_deliveries(
+        self, db: aiosqlite.Connection, changes: Sequence[Change], now: str
+    ) -> None:
+        """Delivered: schedule the re-checks. No longer delivered (a return): active again."""
+        first_recheck = iso_utc(utcnow() + DELIVERED_RECHECK_DELAYS[0])
+        delivered = [
+            (now, len(DELIVERED_RECHECK_DELAYS), first_recheck, c.shipment_id)
+            for c in changes
+            if c.new_status == Status.DELIVERED and c.old_status != Status.DELIVERED
+        ]
+        returned = [
+            (c.shipment_id,)
+            for c in changes
+            if c.old_status == Status.DELIVERED and c.new_status != Status.DELIVERED
+        ]
+        await write_all(
+            db,
+            "UPDATE shipments SET delivered_at=?, rechecks_left=?, next_recheck_at=? WHERE id=?",
+            delivered,
+        )
+        await write_all(
+            db,
+            "UPDATE shipments SET delivered_at=NULL, rechecks_left=0, next_recheck_at=NULL "
+            "WHERE id=?",
+            returned,
+        )
+        await write_all(
+            db, "UPDATE subscriptions SET archived_at=NULL WHERE shipment_id=?", returned
+        )
+
+    async def _store_changes(
+        self, db: aiosqlite.Connection, changes: Sequence[Change], now: str, *, notify: bool
+    ) -> None:
+        if not changes:
+            return
+        await db.executemany(
+            "INSERT OR IGNORE INTO events (shipment_id, fingerprint, occurred_at, raw_time, "
+            "status, substatus, description, location, seen_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            [_event_row(c.shipment_id, cp, now) for c in changes for cp in c.new_checkpoints],
+        )
+        await db.executemany(
+            "UPDATE shipments SET status=?, substatus=?, last_change_at=?, "
+            "latest_event_at=CASE WHEN ? IS NOT NULL AND (latest_event_at IS NULL "
+            "    OR ? > latest_event_at) THEN ? ELSE latest_event_at END WHERE id=?",
+            [_status_row(c, now) for c in changes],
+        )
+        await self._track_deliveries(db, changes, now)
+        if not notify:
+            return
+        # Muted subscriptions hear nothing; "important" chats only the changes that matter.
+        await write_all(
+            db,
+            "INSERT INTO outbox (chat_id, shipment_id, payload, created_at, next_attempt_at) "
+            "SELECT s.chat_id, s.shipment_id, ?, ?, ? FROM subscriptions s "
+            "JOIN chats c ON c.id = s.chat_id "
+            "WHERE s.shipment_id=? AND c.blocked_at IS NULL AND s.muted = 0 "
+            "AND (c.notify_mode = 'all' OR ?)",
+            [
+                (
+                    json.dumps(_payload(c), ensure_ascii=False),
+                    now,
+                    now,
+                    c.shipment_id,
+                    c.important,
+                )
+                for c in changes
+                if c.worth_telling
+            ],
+        )
+
+
+@dataclass
+class _Stored:
+    """A shipment as the diff needs it."""
+
+    id: int
+    status: str | None
+    rechecks_left: int
+    next_recheck_at: str | None
+    fingerprints: set[str]
+
+
+def _status_row(change: Change, now: str) -> tuple[Any, ...]:
+    latest = next((c for c in change.new_checkpoints if c.occurred_at), None)
+    latest_at = _iso_local(latest.occurred_at) if latest else None
+    return (
+        change.new_status,
+        change.substatus,
+        now,
+        latest_at,
+        latest_at,
+        latest_at,
+        change.shipment_id,
+    )
+
+
+def _iso_local(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _event_row(shipment_id: int, checkpoint: Checkpoint, now: str) -> tuple[Any, ...]:
+    return (
+        shipment_id,
+        checkpoint.fingerprint,
+        _iso_local(checkpoint.occurred_at),
+        checkpoint.raw_time,
+        checkpoint.status,
+        checkpoint.substatus,
+        checkpoint.description,
+        checkpoint.location,
+        now,
+    )
+
+
+def _payload(change: Change) -> dict[str, Any]:
+    """What a notification needs, rendered later in the language of each chat."""
+    return {
+        "old_status": change.old_status,
+        "status": change.new_status,
+        "substatus": change.substatus,
+        "events": [
+            {
+                "description": c.description,
+                "location": c.location,
+                "occurred_at": _iso_local(c.occurred_at),
+                "raw_time": c.raw_time,
+                "status": c.status,
+            }
+            for c in change.new_checkpoints[:MAX_EVENTS_IN_NOTIFICATION]
+        ],
+        "more_events": max(0, len(change.new_checkpoints) - MAX_EVENTS_IN_NOTIFICATION),
+    }

@@ -1,0 +1,180 @@
+"""The rows storage hands out: plain frozen dataclasses, no behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Chat:
+    id: int
+    type: str
+    title: str | None
+    language: str | None
+    user_language: str | None
+    blocked_at: str | None
+    notify_mode: str = "all"
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+
+
+@dataclass(frozen=True)
+class Shipment:
+    id: int
+    courier: str
+    code: str
+    carrier_id: str | None
+    registered: bool
+    status: str | None
+    substatus: str | None
+    latest_event_at: str | None
+    last_change_at: str | None
+    refused: bool = False  # TrackingMore refused the number as invalid
+    delivered_at: str | None = None
+    refreshed_at: str | None = None
+    carrier_signature: str | None = None
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A shipment as one chat follows it."""
+
+    shipment: Shipment
+    label: str | None
+    added_by: int | None
+    added_by_name: str | None
+    added_at: str
+    muted: bool = False
+    archived_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    occurred_at: str | None
+    raw_time: str
+    status: str
+    substatus: str
+    description: str
+    location: str
+
+
+@dataclass(frozen=True)
+class Totals:
+    shipments_followed: int
+    shipments_active: int
+    subscriptions: int
+    chats: int
+    chats_paused: int
+    outbox_backlog: int
+    oldest_pending_at: str | None
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int
+    chat_id: int
+    chat_type: str
+    chat_language: str | None
+    chat_user_language: str | None
+    shipment_id: int
+    courier: str
+    code: str
+    label: str | None
+    following: bool
+    payload: dict[str, Any]
+    attempts: int
+    created_at: str
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    added_by: int | None = None
+    added_by_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Gauges:
+    shipments_by_status: dict[str, int]
+    chats_active: int
+    chats_paused: int
+    outbox_pending: int
+    oldest_pending_created_at: str | None
+
+
+@dataclass(frozen=True)
+class DeskRow:
+    """One shipment as a chat follows it, with its newest event: a line of the desk reports."""
+
+    code: str
+    courier: str
+    label: str | None
+    status: str | None
+    substatus: str | None
+    refused: bool
+    latest_event_at: str | None  # naive Europe/Rome
+    last_change_at: str | None  # UTC
+    added_by_name: str | None
+    added_at: str  # UTC
+    delivered_at: str | None  # UTC
+    archived_at: str | None  # UTC
+    muted: bool
+    event_description: str | None
+    event_location: str | None
+    event_occurred_at: str | None  # naive Europe/Rome
+    event_raw_time: str | None
+
+
+@dataclass(frozen=True)
+class DigestChat:
+    id: int
+    type: str
+    language: str | None
+    user_language: str | None
+
+
+CHAT_COLUMNS = (
+    "id, type, title, language, user_language, blocked_at, notify_mode, quiet_start, quiet_end"
+)
+
+
+SHIPMENT_COLUMNS = (
+    "sh.id, sh.courier, sh.code, sh.carrier_id, sh.registered, sh.status, sh.substatus, "
+    "sh.latest_event_at, sh.last_change_at, sh.delivered_at, sh.refreshed_at, "
+    "sh.carrier_signature"
+)
+SHIPMENT_WIDTH = 12
+FOLLOWED_COLUMNS = (
+    f"{SHIPMENT_COLUMNS}, s.label, s.added_by, s.added_by_name, s.added_at, s.muted, s.archived_at"
+)
+
+
+def shipment_of(row: Sequence[Any]) -> Shipment:
+    return Shipment(
+        id=row[0],
+        courier=row[1],
+        code=row[2],
+        carrier_id=row[3],
+        registered=row[4] == 1,
+        status=row[5],
+        substatus=row[6],
+        latest_event_at=row[7],
+        last_change_at=row[8],
+        refused=row[4] == -1,
+        delivered_at=row[9],
+        refreshed_at=row[10],
+        carrier_signature=row[11],
+    )
+
+
+def followed_of(row: Sequence[Any]) -> Followed:
+    label, added_by, added_by_name, added_at, muted, archived_at = row[SHIPMENT_WIDTH:]
+    return Followed(
+        shipment_of(row), label, added_by, added_by_name, added_at, bool(muted), archived_at
+    )
+
+
+def desk_row_of(row: Sequence[Any]) -> DeskRow:
+    values = list(row)
+    values[5] = bool(values[5])
+    values[12] = bool(values[12])
+    return DeskRow(*values)

@@ -1,0 +1,82 @@
+"""Reads for the desk reports (/export, /summary, the digest) and the operators (/stats,
+/metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.core.shipments import TERMINAL_STATUSES
+from bot.storage.database import Repository
+from bot.storage.records import DeskRow, Gauges, Totals, desk_row_of
+
+
+class Reports(Repository):
+    """Counts and whole-chat reads; nothing here is on the poll cycle's path."""
+
+    async def desk_rows(self, chat_id: int, *, archived: bool) -> list[DeskRow]:
+        """Every shipment the chat follows with its newest event, in one query; archived
+        subscriptions only when `archived` is true."""
+        where = "" if archived else "AND s.archived_at IS NULL"
+        rows = await self._fetchall(
+            "SELECT sh.code, sh.courier, s.label, sh.status, sh.substatus, sh.registered = -1, "
+            "sh.latest_event_at, sh.last_change_at, s.added_by_name, s.added_at, "
+            "sh.delivered_at, s.archived_at, s.muted, "
+            "e.description, e.location, e.occurred_at, e.raw_time "
+            "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
+            "LEFT JOIN events e ON e.id = (SELECT id FROM events WHERE shipment_id = sh.id "
+            "    ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT 1) "
+            f"WHERE s.chat_id=? {where} ORDER BY s.added_at, sh.code",
+            (chat_id,),
+        )
+        return [desk_row_of(r) for r in rows]
+
+    async def add_api_usage(self, day: str, counts: Mapping[tuple[str, str], int]) -> None:
+        async with self._transaction() as db:
+            await db.executemany(
+                "INSERT INTO api_usage (day, endpoint, result, count) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (day, endpoint, result) DO UPDATE SET count = count + excluded.count",
+                [(day, endpoint, result, n) for (endpoint, result), n in counts.items() if n],
+            )
+
+    async def api_usage(self, day: str) -> dict[tuple[str, str], int]:
+        rows = await self._fetchall(
+            "SELECT endpoint, result, count FROM api_usage WHERE day=?", (day,)
+        )
+        return {(endpoint, result): count for endpoint, result, count in rows}
+
+    async def totals(self) -> Totals:
+        placeholders = ",".join("?" * len(TERMINAL_STATUSES))
+        row = await self._fetchone(
+            "SELECT "
+            "(SELECT COUNT(*) FROM shipments sh WHERE EXISTS "
+            "   (SELECT 1 FROM subscriptions s WHERE s.shipment_id = sh.id)), "
+            "(SELECT COUNT(*) FROM shipments sh WHERE registered = 1 "
+            f"   AND COALESCE(status, '') NOT IN ({placeholders}) AND EXISTS "
+            "   (SELECT 1 FROM subscriptions s WHERE s.shipment_id = sh.id)), "
+            "(SELECT COUNT(*) FROM subscriptions), "
+            "(SELECT COUNT(*) FROM chats), "
+            "(SELECT COUNT(*) FROM chats WHERE blocked_at IS NOT NULL), "
+            "(SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL), "
+            "(SELECT MIN(created_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL)",
+            tuple(sorted(TERMINAL_STATUSES)),
+        )
+        return Totals(*row)
+
+    async def gauges(self) -> Gauges:
+        """Point-in-time counts for /metrics."""
+        by_status = await self._fetchall(
+            "SELECT COALESCE(NULLIF(status, ''), 'unknown'), COUNT(*) FROM shipments GROUP BY 1"
+        )
+        row = await self._fetchone(
+            "SELECT (SELECT COUNT(*) FROM chats WHERE blocked_at IS NULL), "
+            "(SELECT COUNT(*) FROM chats WHERE blocked_at IS NOT NULL), "
+            "(SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL), "
+            "(SELECT MIN(created_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL)"
+        )
+        return Gauges(
+            shipments_by_status={status: int(count) for status, count in by_status},
+            chats_active=int(row[0]),
+            chats_paused=int(row[1]),
+            outbox_pending=int(row[2]),
+            oldest_pending_created_at=row[3],
+        )

@@ -1,0 +1,103 @@
+"""The schema, as the list of migrations that build it: version N is the first N steps.
+
+Never edit a step that has shipped; add a new one at the end.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # v1: the first schema.
+    """
+    CREATE TABLE chats (
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        title TEXT,
+        language TEXT,
+        user_language TEXT,
+        blocked_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE shipments (
+        id INTEGER PRIMARY KEY,
+        courier TEXT NOT NULL,
+        code TEXT NOT NULL,
+        carrier_id TEXT,
+        registered INTEGER NOT NULL DEFAULT 0,
+        status TEXT,
+        substatus TEXT,
+        latest_event_at TEXT,
+        last_change_at TEXT,
+        last_polled_at TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (courier, code)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        shipment_id INTEGER NOT NULL REFERENCES shipments(id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,
+        occurred_at TEXT,
+        raw_time TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT '',
+        substatus TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL,
+        location TEXT NOT NULL DEFAULT '',
+        seen_at TEXT NOT NULL,
+        UNIQUE (shipment_id, fingerprint)
+    );
+    CREATE TABLE subscriptions (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        shipment_id INTEGER NOT NULL REFERENCES shipments(id) ON DELETE CASCADE,
+        label TEXT,
+        added_by INTEGER,
+        added_by_name TEXT,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (chat_id, shipment_id)
+    );
+    CREATE INDEX subscriptions_by_shipment ON subscriptions(shipment_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        shipment_id INTEGER NOT NULL REFERENCES shipments(id) ON DELETE CASCADE,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        sent_at TEXT,
+        failed_at TEXT,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox(next_attempt_at)
+        WHERE sent_at IS NULL AND failed_at IS NULL;
+    """,
+    # v2: API calls per day, for /stats.
+    """
+    CREATE TABLE api_usage (
+        day TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        result TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, endpoint, result)
+    );
+    """,
+    # v3: the tracking desk: per-chat preferences, mute and archive, delivery lifecycle.
+    """
+    ALTER TABLE chats ADD COLUMN notify_mode TEXT NOT NULL DEFAULT 'all';
+    ALTER TABLE chats ADD COLUMN quiet_start TEXT;
+    ALTER TABLE chats ADD COLUMN quiet_end TEXT;
+    ALTER TABLE chats ADD COLUMN digest_time TEXT;
+    ALTER TABLE chats ADD COLUMN digest_sent_day TEXT;
+    ALTER TABLE subscriptions ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE subscriptions ADD COLUMN archived_at TEXT;
+    ALTER TABLE shipments ADD COLUMN delivered_at TEXT;
+    ALTER TABLE shipments ADD COLUMN refreshed_at TEXT;
+    ALTER TABLE shipments ADD COLUMN rechecks_left INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE shipments ADD COLUMN next_recheck_at TEXT;
+    UPDATE shipments SET delivered_at = last_change_at WHERE status = 'delivered';
+    CREATE INDEX events_by_seen ON events(shipment_id, seen_at);
+    """,
+    # v4: what TrackingMore last said, in short, so unchanged answers are not parsed again.
+    """
+    ALTER TABLE shipments ADD COLUMN carrier_signature TEXT;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
