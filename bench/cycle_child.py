@@ -21,6 +21,8 @@ from pathlib import Path
 from bot.carrier import TrackingMoreClient
 from bot.storage import Storage
 from bot.tracking.poller import Poller
+from bot.tracking.recorder import ChangeRecorder
+from bot.tracking.registrar import Registrar
 
 UNLIMITED_PER_S = 100_000
 
@@ -42,7 +44,8 @@ async def serve(database: Path, base_url: str, api_key: str) -> None:
         requests_per_second=UNLIMITED_PER_S,
         creates_per_second=UNLIMITED_PER_S,
     )
-    poller = Poller(storage, carrier, on_changes=lambda _changes: None)
+    recorder = ChangeRecorder(storage, lambda: None)
+    poller = Poller(storage, carrier, recorder, Registrar(storage, carrier, recorder))
     loop = asyncio.get_running_loop()
     while (command := (await loop.run_in_executor(None, sys.stdin.readline)).strip()) == "cycle":
         before = poller.state.changes_found

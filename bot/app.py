@@ -1,4 +1,5 @@
-"""Wiring: build the PTB application and the services, run until a stop signal.
+"""The composition root: the one place that builds every service, wires them together and
+schedules every job. Nothing else constructs a service or touches the job queue.
 
 The run loop is explicit (not `run_polling`) so that shutdown happens in the order that
 loses nothing: stop taking updates, end the poll cycle, let the sender finish the message in
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,15 +25,26 @@ from bot.config import Settings
 from bot.core.access import AccessPolicy
 from bot.core.times import today
 from bot.handlers.context import SERVICES_KEY, Context, Services
-from bot.handlers.follow import register_handlers, set_command_menus
-from bot.ops.health import Heartbeat, RoundTripRecordingRequest
-from bot.ops.operations import Operations
+from bot.handlers.routes import register_handlers, set_command_menus
+from bot.ops.configuration import configuration_lines
+from bot.ops.health import (
+    HEARTBEAT_INTERVAL_SECONDS,
+    Heartbeat,
+    RoundTripRecordingRequest,
+    heartbeat_path,
+)
+from bot.ops.metrics import Metrics, ScrapeInputs
+from bot.ops.telegram_webhook import WATCH_INTERVAL_SECONDS, TelegramWebhook
+from bot.ops.webserver import WebServer
 from bot.outbound.alerts import AdminAlerts
-from bot.outbound.digest import schedule_digest_job
+from bot.outbound.digest import DIGEST_CHECK_SECONDS, Digests
 from bot.outbound.notifier import Notifier
-from bot.storage import SCHEMA_VERSION, Notification, Storage
+from bot.outbound.sender import ChatSender
+from bot.storage import SCHEMA_VERSION, Storage
 from bot.texts.render import set_bot_username
 from bot.tracking.poller import Poller
+from bot.tracking.pushes import PushedChanges
+from bot.tracking.recorder import ChangeRecorder
 from bot.tracking.registrar import Registrar
 from bot.tracking.tracker import Tracker
 
@@ -43,6 +55,8 @@ TELEGRAM_START_RETRY_MAX = 60.0
 MESSAGES_PER_SECOND = 30
 OVERALL_BURST = 3
 MESSAGES_PER_MINUTE_PER_GROUP = 20
+# A job that must never run twice at once, and that runs late rather than not at all.
+_SINGLE_RUN = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 
 PTBApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -88,112 +102,225 @@ def telegram_rate_limiter() -> AIORateLimiter:
     )
 
 
-async def open_services(
-    application: PTBApplication,
-    settings: Settings,
-    *,
-    on_sent: Callable[[Notification], None] | None = None,
-) -> Services:
+@dataclass
+class Postino:
+    """The running bot: the PTB application, its services and the operations around them."""
+
+    settings: Settings
+    application: PTBApplication
+    services: Services
+    heartbeat: Heartbeat
+    metrics: Metrics
+    alerts: AdminAlerts
+    registrar: Registrar
+    web: WebServer | None
+    telegram_webhook: TelegramWebhook | None
+
+    async def start(
+        self, *, receive_updates: bool = True, stop: asyncio.Event | None = None
+    ) -> None:
+        """Telegram's getMe (with patience, until `stop` is set), the menus, the web server,
+        then updates (long polling or the webhook, unless `receive_updates` is false: tests
+        feed updates to `application.process_update` themselves) and every job."""
+        await self._initialize_telegram(stop or asyncio.Event())
+        set_bot_username(self.application.bot.username)
+        logger.info(
+            "postino started as @%s (schema v%d, polling TrackingMore every %g s, %s)",
+            self.application.bot.username,
+            SCHEMA_VERSION,
+            self.settings.poll_interval_seconds,
+            "open to everyone" if self.settings.access_is_open else "restricted access",
+        )
+        logger.info("configuration: %s", ", ".join(configuration_lines(self.settings)))
+        await set_command_menus(self.application)
+        await self.application.start()
+        if self.web is not None:
+            await self.web.start()
+        if receive_updates:
+            await self._receive_updates()
+        self._schedule_jobs()
+        self.services.notifier.start()
+
+    async def stop(self) -> None:
+        """Stop taking updates, end the poll cycle, finish the send in flight, then close."""
+        if self.web is not None:
+            await self.web.stop()
+        application = self.application
+        if application.updater is not None and application.updater.running:
+            try:
+                await application.updater.stop()
+            except Exception:
+                # Shutting down anyway: a failed last getUpdates must not leave the bot hanging.
+                logger.exception("stopping the Telegram updater failed")
+        self.services.poller.cancel()
+        await self.services.notifier.stop()
+        if application.running:
+            await application.stop()
+        await self.registrar.close()
+        await save_api_usage(self.services)
+        await self.services.carrier.aclose()
+        await self.services.storage.close()
+        await application.shutdown()
+        self.heartbeat.mark_stopped()
+
+    async def _initialize_telegram(self, stop: asyncio.Event) -> None:
+        """getMe with patience: Telegram being unreachable at boot is not fatal, a bad token is."""
+        delay = 1.0
+        while True:
+            try:
+                await self.application.initialize()
+                return
+            except InvalidToken:
+                raise StartupError(
+                    "TELEGRAM_BOT_TOKEN was refused by Telegram (getMe: Unauthorized)"
+                ) from None
+            except (NetworkError, TelegramError) as exc:
+                logger.warning(
+                    "Telegram not reachable at start (%s); retrying in %.0f s", exc, delay
+                )
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+                raise StartupError("stopped before Telegram could be reached")
+            except TimeoutError:
+                delay = min(TELEGRAM_START_RETRY_MAX, delay * 2)
+
+    async def _receive_updates(self) -> None:
+        """Webhook mode when TELEGRAM_WEBHOOK_URL is set, long polling otherwise."""
+        if self.telegram_webhook is not None:
+            await self.telegram_webhook.register()
+            return
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(
+            allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=10
+        )
+
+    def _schedule_jobs(self) -> None:
+        jobs = self.application.job_queue
+        assert jobs is not None
+        services = self.services
+
+        async def poll(_context: object) -> None:
+            await services.poller.run_cycle()
+            await save_api_usage(services)
+
+        async def digests(_context: object) -> None:
+            await services.digests.send_due()
+
+        interval = self.settings.poll_interval_seconds
+        jobs.run_repeating(poll, interval=interval, first=1.0, name="poll", job_kwargs=_SINGLE_RUN)
+        jobs.run_repeating(
+            digests, interval=DIGEST_CHECK_SECONDS, first=1.0, name="digest", job_kwargs=_SINGLE_RUN
+        )
+        jobs.run_repeating(
+            self.heartbeat.save_job, interval=HEARTBEAT_INTERVAL_SECONDS, first=0, name="heartbeat"
+        )
+        if self.telegram_webhook is not None:
+            jobs.run_repeating(
+                self.telegram_webhook.watch_job,
+                interval=WATCH_INTERVAL_SECONDS,
+                first=WATCH_INTERVAL_SECONDS,
+                name="telegram-webhook",
+            )
+
+
+async def open_bot(settings: Settings) -> Postino:
+    """Build the application and every service (opening the database); nothing is sent yet."""
+    heartbeat = Heartbeat(heartbeat_path(settings.database_path))
+    metrics = Metrics()
+    application = build_application(settings, heartbeat)
     storage = await Storage.open(settings.database_path)
     carrier = TrackingMoreClient(
         settings.trackingmore_api_base_url,
         settings.trackingmore_api_key,
         settings.carrier_timeout_seconds,
     )
+    sender = ChatSender(application.bot, storage)
     notifier = Notifier(
-        application.bot,
+        sender,
         storage,
         default_language=settings.default_language,
         max_attempts=settings.outbox_max_attempts,
-        on_sent=on_sent,
+        on_sent=metrics.observe_sent,
     )
-    registrar = Registrar(storage, carrier)
+    recorder = ChangeRecorder(storage, notifier.wake)
+    registrar = Registrar(storage, carrier, recorder)
     poller = Poller(
         storage,
         carrier,
-        on_changes=lambda _changes: notifier.wake(),
+        recorder,
+        registrar,
         archive_after=timedelta(days=settings.archive_after_days),
-        registrar=registrar,
     )
     tracker = Tracker(
         storage,
         carrier,
+        recorder,
+        registrar,
         max_shipments_per_chat=settings.max_shipments_per_chat,
         registration_timeout=settings.carrier_timeout_seconds * 2,
-        registrar=registrar,
     )
     alerts = AdminAlerts(
-        application.bot,
+        sender,
         storage,
         settings.admin_user_ids,
         default_language=settings.default_language,
         down_after_cycles=settings.carrier_down_alert_cycles,
     )
     poller.add_health_listener(alerts.on_health)
-    services = Services(
-        settings,
-        storage,
-        carrier,
-        tracker,
-        registrar,
-        poller,
-        notifier,
-        AccessPolicy(settings),
-        alerts,
+    poller.add_health_listener(heartbeat.on_poll_cycle)
+    digests = Digests(
+        sender, storage, default_language=settings.default_language, stale_days=settings.stale_days
     )
+    access = AccessPolicy(
+        allowed_user_ids=settings.allowed_user_ids,
+        allowed_chat_ids=settings.allowed_chat_ids,
+        admin_user_ids=settings.admin_user_ids,
+    )
+    services = Services(settings, storage, carrier, tracker, poller, notifier, access, digests)
     application.bot_data[SERVICES_KEY] = services
-    return services
 
+    async def scrape() -> ScrapeInputs:
+        return ScrapeInputs(
+            gauges=await storage.reports.gauges(),
+            api_calls=dict(carrier.stats.calls),
+            poll=poller.state,
+            heartbeat=heartbeat.record,
+            notifications_given_up=notifier.failed_count,
+        )
 
-async def close_services(services: Services) -> None:
-    await services.registrar.close()
-    await save_api_usage(services)
-    await services.carrier.aclose()
-    await services.storage.close()
+    web = None
+    if settings.webhook_listen is not None:
+        web = WebServer(
+            settings,
+            heartbeat,
+            metrics,
+            bot=application.bot,
+            updates=application.update_queue,
+            ingest_pushed=PushedChanges(storage, carrier, recorder).ingest,
+            scrape=scrape,
+        )
+    telegram_webhook = (
+        TelegramWebhook(application.bot, settings, ALLOWED_UPDATES)
+        if settings.telegram_webhook_url
+        else None
+    )
+    return Postino(
+        settings,
+        application,
+        services,
+        heartbeat,
+        metrics,
+        alerts,
+        registrar,
+        web,
+        telegram_webhook,
+    )
 
 
 async def save_api_usage(services: Services) -> None:
     counts = services.carrier.stats.take_unsaved()
     if counts:
         await services.storage.reports.add_api_usage(today(), counts)
-
-
-async def _poll_job(context: Context) -> None:
-    await context.services.poller.run_cycle()
-    await save_api_usage(context.services)
-
-
-def schedule_jobs(application: PTBApplication, services: Services) -> None:
-    assert application.job_queue is not None
-    application.job_queue.run_repeating(
-        _poll_job,
-        interval=services.settings.poll_interval_seconds,
-        first=1.0,
-        name="poll",
-        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
-    )
-    schedule_digest_job(application.job_queue)
-    services.notifier.start()
-
-
-async def _initialize_telegram(application: PTBApplication, stop: asyncio.Event) -> None:
-    """getMe with patience: Telegram being unreachable at boot is not fatal, a bad token is."""
-    delay = 1.0
-    while True:
-        try:
-            await application.initialize()
-            return
-        except InvalidToken:
-            raise StartupError(
-                "TELEGRAM_BOT_TOKEN was refused by Telegram (getMe: Unauthorized)"
-            ) from None
-        except (NetworkError, TelegramError) as exc:
-            logger.warning("Telegram not reachable at start (%s); retrying in %.0f s", exc, delay)
-        try:
-            await asyncio.wait_for(stop.wait(), delay)
-            raise StartupError("stopped before Telegram could be reached")
-        except TimeoutError:
-            delay = min(TELEGRAM_START_RETRY_MAX, delay * 2)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
@@ -203,61 +330,14 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
 
 
 async def serve(settings: Settings) -> None:
+    """`python -m bot`: run until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     _install_signal_handlers(stop)
-    operations = Operations(settings)
-    application = build_application(settings, operations.heartbeat)
-    services = await open_services(application, settings, on_sent=operations.metrics.observe_sent)
-    operations.attach(application, services, ALLOWED_UPDATES)
+    postino = await open_bot(settings)
     try:
-        await _initialize_telegram(application, stop)
-        set_bot_username(application.bot.username)
-        logger.info(
-            "postino started as @%s (schema v%d, polling TrackingMore every %g s, %s)",
-            application.bot.username,
-            SCHEMA_VERSION,
-            settings.poll_interval_seconds,
-            "open to everyone" if settings.access_is_open else "restricted access",
-        )
-        operations.log_configuration()
-        await set_command_menus(application)
-        await application.start()
-        await operations.start_web_server()
-        await _receive_updates(application, operations)
-        schedule_jobs(application, services)
-        assert application.job_queue is not None
-        operations.schedule(application.job_queue)
+        await postino.start(stop=stop)
         await stop.wait()
         logger.info("stop requested; shutting down")
     finally:
-        await operations.stop_web_server()
-        await _shutdown(application, services)
-        operations.mark_stopped()
+        await postino.stop()
     logger.info("postino stopped")
-
-
-async def _receive_updates(application: PTBApplication, operations: Operations) -> None:
-    """Webhook mode when TELEGRAM_WEBHOOK_URL is set, long polling otherwise."""
-    if operations.telegram_webhook is not None:
-        await operations.telegram_webhook.register()
-        return
-    assert application.updater is not None
-    await application.updater.start_polling(
-        allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=10
-    )
-
-
-async def _shutdown(application: PTBApplication, services: Services) -> None:
-    """Stop taking updates, end the poll cycle, finish the send in flight, then close."""
-    if application.updater is not None and application.updater.running:
-        try:
-            await application.updater.stop()
-        except Exception:
-            # Shutting down anyway: a failed last getUpdates must not leave the bot hanging.
-            logger.exception("stopping the Telegram updater failed")
-    services.poller.cancel()
-    await services.notifier.stop()
-    if application.running:
-        await application.stop()
-    await close_services(services)
-    await application.shutdown()

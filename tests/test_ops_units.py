@@ -12,7 +12,7 @@ from bot.ops.configuration import configuration, configuration_lines
 from bot.ops.health import HeartbeatRecord, Thresholds
 from bot.ops.metrics import Metrics, ScrapeInputs
 from bot.storage import Gauges
-from bot.tracking.poller import CarrierHealth, PollState
+from bot.tracking.health import CarrierHealth, PollState
 from bot.tracking.pushes import MAX_CLOCK_SKEW_SECONDS, PushGuard, Verdict, signature_of
 
 TOKEN = "123456:AAE-secret-part-of-the-token_xyz"

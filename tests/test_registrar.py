@@ -11,6 +11,7 @@ from fakes.trackingmore import FakeTrackingMore
 
 from bot.carrier import CarrierQuotaError, TrackingMoreClient
 from bot.storage import Storage
+from bot.tracking.recorder import ChangeRecorder
 from bot.tracking.registrar import Registrar
 
 POSTE = "poste-italiane"
@@ -50,7 +51,7 @@ async def test_askers_share_numbers_and_fill_batches_across_each_other(
 ) -> None:
     first, second = codes(0, 50), codes(40, 40)  # ten numbers in common
     await follow(storage, first + second)
-    registrar = Registrar(storage, carrier)
+    registrar = Registrar(storage, carrier, ChangeRecorder(storage, lambda: None))
     fake_tm.fail_next("timeout:0.5", endpoint="batch")  # the first call stays in flight
 
     first_asker = asyncio.create_task(registrar.register(first, notify=False))
@@ -77,7 +78,7 @@ async def test_an_asker_that_stops_waiting_gets_the_state_told_later(
     [key] = codes(100, 1)
     fake_tm.script(key[1], status="transit")
     await follow(storage, [key])
-    registrar = Registrar(storage, carrier)
+    registrar = Registrar(storage, carrier, ChangeRecorder(storage, lambda: None))
     fake_tm.fail_next("timeout:0.6", endpoint="create")
 
     result = await registrar.register([key], notify=False, wait_at_most=0.1)
@@ -100,7 +101,7 @@ async def test_quota_exhausted_stops_sending_and_reports_the_error(
 ) -> None:
     keys = codes(200, 130)
     await follow(storage, keys)
-    registrar = Registrar(storage, carrier)
+    registrar = Registrar(storage, carrier, ChangeRecorder(storage, lambda: None))
     fake_tm.fail_next("meta4190", times=10, endpoint="batch")
 
     result = await registrar.register(keys, notify=True)
@@ -121,7 +122,7 @@ async def test_a_number_trackingmore_refuses_is_reported_refused(
     fake_tm.refuse_courier("nessuno")
     good, bad = codes(300, 1)[0], ("nessuno", "CP000000301IT")
     await follow(storage, [good, bad])
-    registrar = Registrar(storage, carrier)
+    registrar = Registrar(storage, carrier, ChangeRecorder(storage, lambda: None))
 
     result = await registrar.register([good, bad, good], notify=False)
 
@@ -135,7 +136,7 @@ async def test_closing_answers_every_asker(
 ) -> None:
     keys = codes(400, 3)
     await follow(storage, keys)
-    registrar = Registrar(storage, carrier)
+    registrar = Registrar(storage, carrier, ChangeRecorder(storage, lambda: None))
     fake_tm.fail_next("timeout:5", endpoint="batch")
     asker = asyncio.create_task(registrar.register(keys, notify=True))  # waits for ever
     await asyncio.sleep(0.2)

@@ -16,7 +16,7 @@ from bot.core.times import ROME
 from bot.storage import DeskRow, Shipment
 from bot.texts import render, reports
 from bot.texts.i18n import LANGUAGES, Translator
-from bot.tracking.tracker import FollowResult, Outcome
+from bot.tracking.tracker import FollowOutcome, FollowResult
 
 NOW = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 EN = Translator("en")
@@ -181,7 +181,9 @@ def shipment(code: str, status: str = "pending") -> Shipment:
     return Shipment(1, "poste-italiane", code, None, True, status, None, None, None)
 
 
-def added(code: str, outcome: Outcome = Outcome.ADDED, **kwargs: object) -> FollowResult:
+def added(
+    code: str, outcome: FollowOutcome = FollowOutcome.ADDED, **kwargs: object
+) -> FollowResult:
     entry = Entry(code, "poste-italiane", None)
     return FollowResult(entry, outcome, shipment(code), **kwargs)  # type: ignore[arg-type]
 
@@ -218,10 +220,10 @@ def test_bulk_summary_groups_the_over_limit_and_notes_pending_and_cut_names() ->
     results = [
         added("A"),
         added("B", pending_registration=True),
-        FollowResult(Entry("C", "poste-italiane", "x" * 79 + "…", True), Outcome.ALREADY),
-        FollowResult(Entry("D", "brt", None), Outcome.REFUSED_BY_CARRIER),
+        FollowResult(Entry("C", "poste-italiane", "x" * 79 + "…", True), FollowOutcome.ALREADY),
+        FollowResult(Entry("D", "brt", None), FollowOutcome.REFUSED_BY_CARRIER),
         *(
-            FollowResult(Entry(f"L{i}", "poste-italiane", None), Outcome.OVER_LIMIT)
+            FollowResult(Entry(f"L{i}", "poste-italiane", None), FollowOutcome.OVER_LIMIT)
             for i in range(3)
         ),
     ]

@@ -1,43 +1,42 @@
 """Who may use this bot: ALLOWED_USER_IDS / ALLOWED_CHAT_IDS, and the bot's ADMIN_USER_IDS.
 
-Runs before every other handler. A stranger gets one polite refusal per chat and nothing
-else: no row is stored and no request reaches TrackingMore on their behalf.
+The gate that applies it runs before every other handler (`bot.handlers.access`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
-from typing import TYPE_CHECKING
-
-from telegram import Update
-from telegram.ext import ApplicationHandlerStop
-
-from bot.config import Settings
-from bot.texts.i18n import normalize_language, translator
-
-if TYPE_CHECKING:
-    from bot.handlers.context import Context
-
-logger = logging.getLogger(__name__)
+from collections.abc import Collection
 
 MAX_REMEMBERED_REFUSALS = 10_000
 
 
 class AccessPolicy:
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(
+        self,
+        *,
+        allowed_user_ids: Collection[int],
+        allowed_chat_ids: Collection[int],
+        admin_user_ids: Collection[int],
+    ) -> None:
+        self._allowed_users = frozenset(allowed_user_ids)
+        self._allowed_chats = frozenset(allowed_chat_ids)
+        self._admins = frozenset(admin_user_ids)
         self._refused: OrderedDict[int, None] = OrderedDict()
 
+    @property
+    def is_open(self) -> bool:
+        """Nobody was named in ALLOWED_USER_IDS or ALLOWED_CHAT_IDS: everyone may use it."""
+        return not self._allowed_users and not self._allowed_chats
+
     def is_admin(self, user_id: int | None) -> bool:
-        return user_id is not None and user_id in self._settings.admin_user_ids
+        return user_id is not None and user_id in self._admins
 
     def allows(self, user_id: int | None, chat_id: int | None) -> bool:
-        settings = self._settings
-        if settings.access_is_open or self.is_admin(user_id):
+        if self.is_open or self.is_admin(user_id):
             return True
-        return (user_id is not None and user_id in settings.allowed_user_ids) or (
-            chat_id is not None and chat_id in settings.allowed_chat_ids
+        return (user_id is not None and user_id in self._allowed_users) or (
+            chat_id is not None and chat_id in self._allowed_chats
         )
 
     def first_refusal(self, chat_id: int) -> bool:
@@ -49,27 +48,3 @@ class AccessPolicy:
         if len(self._refused) > MAX_REMEMBERED_REFUSALS:
             self._refused.popitem(last=False)
         return True
-
-
-async def access_gate(update: object, context: Context) -> None:
-    """Handler group -1: stop every update from someone the configuration does not allow."""
-    if not isinstance(update, Update):
-        return
-    policy = context.services.access
-    user, chat = update.effective_user, update.effective_chat
-    if policy.allows(user.id if user else None, chat.id if chat else None):
-        return
-    logger.info(
-        "refused update from user %s in chat %s",
-        user.id if user else None,
-        chat.id if chat else None,
-    )
-    t = translator(
-        normalize_language(user.language_code if user else None)
-        or context.services.settings.default_language
-    )
-    if update.callback_query is not None:
-        await update.callback_query.answer(t("access.refused"), show_alert=True)
-    elif chat is not None and update.message is not None and policy.first_refusal(chat.id):
-        await update.message.reply_text(t("access.refused"), do_quote=False)
-    raise ApplicationHandlerStop

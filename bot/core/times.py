@@ -121,3 +121,9 @@ def parse_iso_utc(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def rome_clock(moment: datetime) -> tuple[str, str]:
+    """('HH:MM', 'YYYY-MM-DD') of a moment in Italy."""
+    local = moment.astimezone(ROME)
+    return local.strftime("%H:%M"), local.date().isoformat()

@@ -195,8 +195,6 @@ async def _ask_carrier(
         )
         await _query(update).answer(t("refresh.failed"), show_alert=True)
         return
-    if changed:
-        context.services.notifier.wake()
     await _query(update).answer(t("refresh.news" if changed else "refresh.no_news"))
 
 

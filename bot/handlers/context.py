@@ -1,4 +1,6 @@
-"""The services every handler and job needs, reachable from PTB's callback context."""
+"""The services handlers use, reachable from PTB's callback context (`context.services`).
+
+`bot.app` builds them; handlers only read them."""
 
 from __future__ import annotations
 
@@ -10,11 +12,10 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.carrier import TrackingMoreClient
 from bot.config import Settings
 from bot.core.access import AccessPolicy
-from bot.outbound.alerts import AdminAlerts
+from bot.outbound.digest import Digests
 from bot.outbound.notifier import Notifier
 from bot.storage import Storage
 from bot.tracking.poller import Poller
-from bot.tracking.registrar import Registrar
 from bot.tracking.tracker import Tracker
 
 SERVICES_KEY = "services"
@@ -26,11 +27,10 @@ class Services:
     storage: Storage
     carrier: TrackingMoreClient
     tracker: Tracker
-    registrar: Registrar
     poller: Poller
     notifier: Notifier
     access: AccessPolicy
-    alerts: AdminAlerts
+    digests: Digests
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -18,10 +18,9 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.core.codefile import MAX_IMPORT_BYTES, UnreadableFile, parse_import, shown_text
-from bot.core.times import parse_clock, utcnow
+from bot.core.times import parse_clock, rome_clock, utcnow
 from bot.handlers.common import chat_translator, command_argument, may_manage_chat, reply
 from bot.handlers.context import Context
-from bot.outbound.digest import check_digests_now, rome_clock
 from bot.texts import reports
 from bot.texts.i18n import Html, Translator
 from bot.texts.render import bulk_summary
@@ -132,7 +131,6 @@ async def import_answer(update: Update, context: Context, t: Translator, data: b
     assert chat is not None
     who = Requester(chat.id, user.id if user else None, user.full_name if user else None)
     results = await context.services.tracker.follow(who, parsed.entries)
-    context.services.notifier.wake()
     footer = [t("import.overflow", limit=limit, count=parsed.overflow)] if parsed.overflow else []
     return bulk_summary(
         t,
@@ -215,7 +213,8 @@ async def set_digest_time(
     answer = "digest.set_today" if starts_today else "digest.set_tomorrow"
     await reply(update, t(answer, time=clock))
     if clock == written_at:
-        check_digests_now(context.job_queue)
+        # A digest set for this very minute need not wait for the next check.
+        context.application.create_task(context.services.digests.send_due())
 
 
 # --- wiring --------------------------------------------------------------------------------

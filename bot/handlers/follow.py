@@ -7,37 +7,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 from telegram import (
-    BotCommand,
-    Message,
     Update,
 )
-from telegram.constants import ChatAction, ChatMemberStatus
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    ChatMemberHandler,
-    CommandHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram.constants import ChatAction
 
-from bot.core.access import access_gate
 from bot.core.codes import ParsedCodes, normalize, parse_message, parse_track_args
-from bot.core.times import today
-from bot.handlers import desk
-from bot.handlers.buttons import named_by_reply, on_button, send_timeline
+from bot.handlers.buttons import send_timeline
 from bot.handlers.common import chat_translator, command_argument, may_manage_chat, reply
 from bot.handlers.context import Context
-from bot.handlers.preferences import lang_command, notify_command, quiet_command
 from bot.texts import render
-from bot.texts.i18n import LANGUAGES, Html, Translator, translator
-from bot.tracking.poller import CarrierHealth
-from bot.tracking.tracker import FollowResult, Outcome, Requester
+from bot.texts.i18n import Html, Translator
+from bot.tracking.tracker import FollowOutcome, FollowResult, Requester
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +82,6 @@ async def follow_parsed(
         await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
         who = Requester(chat.id, user.id if user else None, user.full_name if user else None)
         results = await context.services.tracker.follow(who, parsed.entries)
-        context.services.notifier.wake()
     text = render.follow_results(
         t,
         results,
@@ -119,7 +100,7 @@ def _offers_a_name(results: Sequence[FollowResult], parsed: ParsedCodes) -> bool
     return (
         len(results) == 1
         and not parsed.rejected
-        and results[0].outcome == Outcome.ADDED
+        and results[0].outcome == FollowOutcome.ADDED
         and not results[0].entry.label
     )
 
@@ -185,151 +166,7 @@ async def status_command(update: Update, context: Context) -> None:
     await send_timeline(update, context, t, followed)
 
 
-# --- membership and other updates ------------------------------------------------------------
-
-
-async def membership_changed(update: Update, context: Context) -> None:
-    """The bot was blocked, removed, or (re)added: pause or resume the chat at once."""
-    change = update.my_chat_member
-    assert change is not None
-    chat = change.chat
-    status = change.new_chat_member.status
-    storage = context.services.storage
-    if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
-        dropped = await storage.chats.block_chat(chat.id, f"bot status: {status}")
-        logger.info("bot %s in chat %s; chat paused (%d queued dropped)", status, chat.id, dropped)
-    else:
-        await storage.chats.touch_chat(chat.id, chat.type, chat.title or chat.full_name, None)
-
-
-async def group_migrated(update: Update, context: Context) -> None:
-    message = update.effective_message
-    assert message is not None and message.migrate_to_chat_id is not None
-    await context.services.storage.chats.migrate_chat(message.chat.id, message.migrate_to_chat_id)
-    logger.info("chat %s became supergroup %s", message.chat.id, message.migrate_to_chat_id)
-
-
 async def not_text(update: Update, context: Context) -> None:
     """A sticker, photo, voice… in a private chat: say what the bot expects."""
     t = await chat_translator(update, context)
     await reply(update, t("track.no_code_found"))
-
-
-# --- administrators ----------------------------------------------------------------------------
-
-
-async def stats_command(update: Update, context: Context) -> None:
-    t = await chat_translator(update, context)
-    user = update.effective_user
-    services = context.services
-    if user is None or not services.access.is_admin(user.id):
-        await reply(update, t("stats.admins_only"))
-        return
-    totals = await services.storage.reports.totals()
-    usage = await services.storage.reports.api_usage(today())
-    usage.update({k: usage.get(k, 0) + n for k, n in services.carrier.stats.unsaved.items()})
-    poll = services.poller.state
-    last_good = (
-        datetime.fromtimestamp(poll.last_success_wallclock, UTC)
-        if poll.last_success_wallclock
-        else None
-    )
-    text = render.stats(
-        t,
-        totals,
-        usage,
-        last_good_poll=last_good,
-        carrier_problem=poll.last_error if poll.health != CarrierHealth.OK else "",
-        sent=services.notifier.sent_count,
-        given_up=services.notifier.failed_count,
-    )
-    await reply(update, text)
-
-
-# --- errors --------------------------------------------------------------------------------
-
-
-async def error_handler(update: object, context: Context) -> None:
-    logger.error("error while handling an update", exc_info=context.error)
-    if not isinstance(update, Update) or update.effective_chat is None:
-        return
-    try:
-        t = await chat_translator(update, context)
-        if update.callback_query is not None:
-            await update.callback_query.answer(t("error.generic"))
-        else:
-            await reply(update, t("error.generic"))
-    except Exception:
-        logger.debug("could not tell the chat about the error", exc_info=True)
-
-
-# --- wiring --------------------------------------------------------------------------------
-
-COMMANDS = (
-    "track",
-    "list",
-    "status",
-    "remove",
-    "archived",
-    "summary",
-    "export",
-    "import",
-    "digest",
-    "notify",
-    "quiet",
-    "lang",
-    "help",
-)
-
-
-class RepliesToBot(filters.MessageFilter):
-    """Messages that answer one of this bot's own messages."""
-
-    def __init__(self, bot_id: int) -> None:
-        super().__init__(name="RepliesToBot")
-        self._bot_id = bot_id
-
-    def filter(self, message: Message) -> bool:
-        replied = message.reply_to_message
-        return bool(replied and replied.from_user and replied.from_user.id == self._bot_id)
-
-
-def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    bot_id = int(application.bot.token.partition(":")[0])
-    application.add_handler(TypeHandler(Update, access_gate), group=-1)
-    # Edited messages are ignored on purpose: re-running an edited /track would surprise.
-    new = filters.UpdateType.MESSAGE
-    commands = {
-        ("start", "help"): start,
-        ("track",): track_command,
-        ("list",): list_command,
-        ("status",): status_command,
-        ("remove",): remove_command,
-        ("archived",): archived_command,
-        ("lang",): lang_command,
-        ("quiet",): quiet_command,
-        ("notify",): notify_command,
-        ("stats",): stats_command,
-    }
-    for names, callback in commands.items():
-        application.add_handler(CommandHandler(list(names), callback, filters=new))
-    application.add_handler(CallbackQueryHandler(on_button))
-    application.add_handler(ChatMemberHandler(membership_changed))
-    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, group_migrated))
-    reply_to_bot = filters.REPLY & filters.TEXT & ~filters.COMMAND & new & RepliesToBot(bot_id)
-    application.add_handler(MessageHandler(reply_to_bot, named_by_reply))
-    desk.register(application)  # before not_text: private documents are imports
-    private = filters.ChatType.PRIVATE & new
-    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, plain_text))
-    application.add_handler(
-        MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text)
-    )
-    application.add_error_handler(error_handler)  # type: ignore[arg-type]
-
-
-async def set_command_menus(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """The command menu in Italian, in English, and (English) for every other language."""
-    for language in (None, *LANGUAGES):
-        t = translator(language or "en")
-        commands = [BotCommand(name, str(t(f"command.{name}"))) for name in COMMANDS]
-        await application.bot.set_my_commands(commands, language_code=language)

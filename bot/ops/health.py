@@ -23,7 +23,7 @@ from typing import Any
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.config import Settings
-from bot.tracking.poller import CarrierHealth, PollState
+from bot.tracking.health import CarrierHealth, PollState
 
 logger = logging.getLogger(__name__)
 

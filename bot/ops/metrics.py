@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from bot.core.times import parse_iso_utc, utcnow
 from bot.ops.health import HeartbeatRecord
 from bot.storage import Gauges, Notification
-from bot.tracking.poller import CarrierHealth, PollState
+from bot.tracking.health import CarrierHealth, PollState
 
 # From a change being detected to Telegram accepting its message.
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600)

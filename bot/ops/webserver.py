@@ -1,8 +1,8 @@
 """The bot's one HTTP server (aiohttp), on WEBHOOK_LISTEN only.
 
 - `POST /trackingmore/webhook`: TrackingMore pushes (when TRACKINGMORE_WEBHOOK_SECRET is
-  set). Checked by `PushGuard`, answered at once, then stored in the background through
-  the poller's own diff-and-outbox path.
+  set). Checked by `PushGuard`, answered at once, then fetched and recorded in the
+  background exactly as a poll would (`bot.tracking.pushes`).
 - `POST /telegram/<path>`: Telegram updates in webhook mode (TELEGRAM_WEBHOOK_URL).
 - `GET /healthz`: 200 or 503 with the heartbeat as JSON.
 - `GET /metrics`: Prometheus text.
@@ -17,14 +17,15 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
-from telegram import Update
+from telegram import Bot, Update
 
-from bot.handlers.context import Services
+from bot.config import Settings
+from bot.core.shipments import Change
 from bot.ops.health import Heartbeat, Thresholds
 from bot.ops.metrics import Metrics, ScrapeInputs
 from bot.tracking.pushes import PushGuard, Verdict
@@ -37,19 +38,29 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 STOP_GRACE_SECONDS = 5.0
 
 
+PushIngest = Callable[[list[Any]], Awaitable[list[Change]]]
+ScrapeSource = Callable[[], Awaitable[ScrapeInputs]]
+
+
 class WebServer:
     def __init__(
         self,
-        application: Any,
-        services: Services,
+        settings: Settings,
         heartbeat: Heartbeat,
         metrics: Metrics,
+        *,
+        bot: Bot,
+        updates: asyncio.Queue[object],
+        ingest_pushed: PushIngest,
+        scrape: ScrapeSource,
     ) -> None:
-        self._application = application
-        self._services = services
-        self._settings = services.settings
+        self._settings = settings
         self._heartbeat = heartbeat
         self._metrics = metrics
+        self._bot = bot
+        self._updates = updates
+        self._ingest_pushed = ingest_pushed
+        self._scrape = scrape
         self._guard = PushGuard(self._settings.trackingmore_webhook_secret)
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -119,7 +130,7 @@ class WebServer:
 
     async def _ingest(self, trackings: list[Any]) -> None:
         try:
-            changes = await self._services.poller.ingest_pushed(trackings)
+            changes = await self._ingest_pushed(trackings)
         except Exception:
             logger.exception("a TrackingMore push could not be stored; the next poll will")
             return
@@ -141,7 +152,7 @@ class WebServer:
             return web.Response(status=403)
         try:
             data = await request.json()
-            update = Update.de_json(data, self._application.bot)
+            update = Update.de_json(data, self._bot)
         except (ValueError, TypeError, KeyError, AttributeError):
             self._metrics.count_webhook("telegram", "malformed")
             return web.Response(status=400)
@@ -149,7 +160,7 @@ class WebServer:
             self._metrics.count_webhook("telegram", "malformed")
             return web.Response(status=400)
         self._metrics.count_webhook("telegram", "accepted")
-        await self._application.update_queue.put(update)
+        await self._updates.put(update)
         return web.Response(status=200)
 
     # --- health and metrics -------------------------------------------------------------
@@ -159,15 +170,7 @@ class WebServer:
         return web.json_response(report, status=200 if report["status"] == "ok" else 503)
 
     async def _metrics_page(self, _request: web.Request) -> web.Response:
-        services = self._services
-        inputs = ScrapeInputs(
-            gauges=await services.storage.reports.gauges(),
-            api_calls=dict(services.carrier.stats.calls),
-            poll=services.poller.state,
-            heartbeat=self._heartbeat.record,
-            notifications_given_up=services.notifier.failed_count,
-        )
-        body = self._metrics.render(inputs)
+        body = self._metrics.render(await self._scrape())
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from telegram import Bot
-
-from bot.outbound.delivery import Delivery, send_to_chat
+from bot.outbound.delivery import Delivery
+from bot.outbound.sender import ChatSender
 from bot.storage import Storage
 from bot.texts.i18n import chat_language, translator
-from bot.tracking.poller import CarrierHealth, PollState
+from bot.tracking.health import CarrierHealth, PollState
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +27,14 @@ _ALERT_KEYS = {
 class AdminAlerts:
     def __init__(
         self,
-        bot: Bot,
+        sender: ChatSender,
         storage: Storage,
         admin_ids: Iterable[int],
         *,
         default_language: str,
         down_after_cycles: int,
     ) -> None:
-        self._bot = bot
+        self._sender = sender
         self._storage = storage
         self._admins = sorted(admin_ids)
         self._default_language = default_language
@@ -70,7 +69,7 @@ class AdminAlerts:
                 else self._default_language
             )
             text = translator(language)(key, **values)
-            outcome = await send_to_chat(self._bot, self._storage, admin_id, text)
+            outcome = await self._sender.send(admin_id, text)
             if outcome.delivery != Delivery.SENT:
                 # Telegram only lets a bot write to users who started it first.
                 logger.warning(

@@ -1,10 +1,9 @@
-"""Sending one message the bot decided to send on its own (a notification, a digest, an alert
-to a chat), with Telegram's refusals handled in one place.
+"""Sending one message the bot decided to send on its own (a notification, a digest, an alert),
+with Telegram's answer sorted into what the caller must do next. Telegram only: what a refusal
+means for stored chats (pause, move) is the caller's to record.
 
-A blocked bot or a vanished chat pauses the chat; a group that became a supergroup is moved
-(the caller may send again to the new id); a formatting error — impossible, since everything
-is escaped, but not worth losing a message over — falls back to plain text; flood control and
-other failures are handed back for the caller to retry later.
+A formatting error — impossible, since everything is escaped, but not worth losing a message
+over — falls back to plain text here.
 """
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
-from bot.storage import Storage
-
 logger = logging.getLogger(__name__)
 
 _TAG_RE = re.compile(r"<[^>]+>")
@@ -30,13 +27,13 @@ _TAG_RE = re.compile(r"<[^>]+>")
 class Delivery(StrEnum):
     SENT = "sent"
     FLOODED = "flooded"  # Telegram said to wait `retry_after` seconds
-    CHAT_GONE = "chat_gone"  # blocked or removed: the chat is paused
-    MOVED = "moved"  # the group became a supergroup: moved to `new_chat_id`
+    CHAT_GONE = "chat_gone"  # blocked, removed or deleted: the chat must be paused
+    MOVED = "moved"  # the group became a supergroup: now at `new_chat_id`
     FAILED = "failed"  # anything else: try again later
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SendOutcome:
     delivery: Delivery
     retry_after: float = 0.0
     new_chat_id: int | None = None
@@ -52,15 +49,14 @@ def html_to_plain(text: str) -> str:
     return html.unescape(_TAG_RE.sub("", text))
 
 
-async def send_to_chat(
+async def send_message(
     bot: Bot,
-    storage: Storage,
     chat_id: int,
     text: str,
     *,
     keyboard: InlineKeyboardMarkup | None = None,
     silent: bool = False,
-) -> Outcome:
+) -> SendOutcome:
     try:
         await bot.send_message(
             chat_id,
@@ -71,37 +67,27 @@ async def send_to_chat(
             disable_notification=silent,
         )
     except RetryAfter as exc:
-        return Outcome(Delivery.FLOODED, retry_after=retry_after_seconds(exc), error=str(exc))
+        return SendOutcome(Delivery.FLOODED, retry_after=retry_after_seconds(exc), error=str(exc))
     except Forbidden as exc:
-        return await _chat_gone(storage, chat_id, exc)
+        return SendOutcome(Delivery.CHAT_GONE, error=str(exc))
     except ChatMigrated as exc:
-        logger.info("chat %s migrated to %s; moving it", chat_id, exc.new_chat_id)
-        await storage.chats.migrate_chat(chat_id, exc.new_chat_id)
-        return Outcome(Delivery.MOVED, new_chat_id=exc.new_chat_id)
+        return SendOutcome(Delivery.MOVED, new_chat_id=exc.new_chat_id, error=str(exc))
     except BadRequest as exc:
-        return await _after_bad_request(bot, storage, chat_id, text, exc)
+        return await _after_bad_request(bot, chat_id, text, exc)
     except TelegramError as exc:
-        return Outcome(Delivery.FAILED, error=f"{type(exc).__name__}: {exc}")
-    return Outcome(Delivery.SENT)
+        return SendOutcome(Delivery.FAILED, error=f"{type(exc).__name__}: {exc}")
+    return SendOutcome(Delivery.SENT)
 
 
-async def _chat_gone(storage: Storage, chat_id: int, exc: TelegramError) -> Outcome:
-    dropped = await storage.chats.block_chat(chat_id, str(exc))
-    logger.info("chat %s is gone (%s); paused, %d queued dropped", chat_id, exc, dropped)
-    return Outcome(Delivery.CHAT_GONE, error=str(exc))
-
-
-async def _after_bad_request(
-    bot: Bot, storage: Storage, chat_id: int, text: str, exc: BadRequest
-) -> Outcome:
+async def _after_bad_request(bot: Bot, chat_id: int, text: str, exc: BadRequest) -> SendOutcome:
     message = exc.message.lower()
     if "chat not found" in message:
-        return await _chat_gone(storage, chat_id, exc)
+        return SendOutcome(Delivery.CHAT_GONE, error=str(exc))
     if "can't parse entities" not in message:
-        return Outcome(Delivery.FAILED, error=f"{type(exc).__name__}: {exc}")
+        return SendOutcome(Delivery.FAILED, error=f"{type(exc).__name__}: {exc}")
     logger.error("formatting refused by Telegram (%s); sending as plain text", exc)
     try:
         await bot.send_message(chat_id, html_to_plain(text), parse_mode=None)
     except TelegramError as plain_exc:
-        return Outcome(Delivery.FAILED, error=f"{type(plain_exc).__name__}: {plain_exc}")
-    return Outcome(Delivery.SENT)
+        return SendOutcome(Delivery.FAILED, error=f"{type(plain_exc).__name__}: {plain_exc}")
+    return SendOutcome(Delivery.SENT)

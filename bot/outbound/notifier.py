@@ -19,11 +19,10 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from telegram import Bot
-
 from bot.core.shipments import ATTENTION_STATUSES
 from bot.core.times import in_window, parse_iso_utc, utcnow
-from bot.outbound.delivery import Delivery, send_to_chat
+from bot.outbound.delivery import Delivery
+from bot.outbound.sender import ChatSender
 from bot.storage import Notification, Storage
 from bot.texts.i18n import chat_language, translator
 from bot.texts.render import notification, shipment_keyboard
@@ -57,14 +56,14 @@ def backoff_seconds(attempts: int) -> float:
 class Notifier:
     def __init__(
         self,
-        bot: Bot,
+        sender: ChatSender,
         storage: Storage,
         *,
         default_language: str,
         max_attempts: int,
         on_sent: Callable[[Notification], None] | None = None,
     ) -> None:
-        self._bot = bot
+        self._sender = sender
         self._storage = storage
         self._default_language = default_language
         self._max_attempts = max_attempts
@@ -208,9 +207,7 @@ class Notifier:
         )
         t = translator(language)
         status = str(item.payload.get("status") or "")
-        outcome = await send_to_chat(
-            self._bot,
-            self._storage,
+        outcome = await self._sender.send(
             chat_id,
             notification(t, item),
             keyboard=shipment_keyboard(t, item.shipment_id, muted=False, status=status),

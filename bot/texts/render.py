@@ -16,7 +16,7 @@ from bot.core.shipments import ATTENTION_STATUSES, Status
 from bot.core.times import parse_iso_utc
 from bot.storage import Event, Followed, Notification, Shipment, Totals
 from bot.texts.i18n import Html, Translator, escape
-from bot.tracking.tracker import FollowResult, Outcome
+from bot.tracking.tracker import FollowOutcome, FollowResult
 
 MAX_MESSAGE_LENGTH = 4096
 MAX_TIMELINE_EVENTS = 30
@@ -213,15 +213,15 @@ def follow_results(
 def _follow_line(t: Translator, result: FollowResult, max_shipments: int) -> str:
     entry = result.entry
     name = title(t, entry.code, entry.label, entry.courier)
-    if result.outcome == Outcome.OVER_LIMIT:
+    if result.outcome == FollowOutcome.OVER_LIMIT:
         return t("track.over_limit", code=code_html(entry.code, entry.courier), limit=max_shipments)
-    if result.outcome == Outcome.REFUSED_BY_CARRIER:
+    if result.outcome == FollowOutcome.REFUSED_BY_CARRIER:
         return t("track.refused_by_carrier", code=plain_code(entry.code), courier=entry.courier)
     if result.pending_registration:
         return t("track.added_pending", title=name)
     shipment = result.shipment
     status = _status_with_emoji(t, shipment.status if shipment else None)
-    key = "track.added" if result.outcome == Outcome.ADDED else "track.already"
+    key = "track.added" if result.outcome == FollowOutcome.ADDED else "track.already"
     line = t(key, title=name, status=status)
     if entry.label_truncated:
         line = Html(f"{line}\n{t('track.label_truncated')}")
@@ -259,16 +259,16 @@ def bulk_summary(
     """Counts of added / already followed / refused, every refusal with its reason, and the
     added shipments themselves when they are few. `rows` numbers a file's entries, so a
     refusal by TrackingMore names its row like the others."""
-    added = [r for r in results if r.outcome == Outcome.ADDED]
-    by_carrier = [r for r in results if r.outcome == Outcome.REFUSED_BY_CARRIER]
-    over_limit = sum(r.outcome == Outcome.OVER_LIMIT for r in results)
+    added = [r for r in results if r.outcome == FollowOutcome.ADDED]
+    by_carrier = [r for r in results if r.outcome == FollowOutcome.REFUSED_BY_CARRIER]
+    over_limit = sum(r.outcome == FollowOutcome.OVER_LIMIT for r in results)
     refused = len(rejected) + more_rejected + len(by_carrier) + over_limit
     lines = [
         t.plural("bulk.header", len(results) + len(rejected) + more_rejected),
         t(
             "bulk.counts",
             added=len(added),
-            already=sum(r.outcome == Outcome.ALREADY for r in results),
+            already=sum(r.outcome == FollowOutcome.ALREADY for r in results),
             refused=refused,
         ),
     ]
@@ -321,7 +321,9 @@ def _added_item(t: Translator, result: FollowResult) -> str:
 def _bulk_notes(t: Translator, results: Sequence[FollowResult]) -> list[str]:
     pending = sum(r.pending_registration for r in results)
     truncated = sum(
-        r.entry.label_truncated for r in results if r.outcome in (Outcome.ADDED, Outcome.ALREADY)
+        r.entry.label_truncated
+        for r in results
+        if r.outcome in (FollowOutcome.ADDED, FollowOutcome.ALREADY)
     )
     notes = [t.plural("bulk.pending", pending)] if pending else []
     if truncated:

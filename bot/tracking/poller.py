@@ -1,9 +1,10 @@
 """The poll cycle: ask TrackingMore about every active shipment and store what changed.
 
 Runs on PTB's job queue. Shipments are fetched in batches of 40 per courier; each batch's
-results are diffed and written (events, status, outbox rows) in one transaction, then the
-notifier is woken. Carrier trouble never stops the bot: rate limits pause polling for the
-time the carrier asks, outages are retried next cycle, and listeners hear about both.
+results are diffed and written (events, status, outbox rows) in one transaction by the
+change recorder, which wakes the sender. Carrier trouble never stops the bot: rate limits
+pause polling for the time the carrier asks, outages are retried next cycle, and listeners
+hear about both.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import StrEnum
 
 from bot.carrier import (
     MAX_NUMBERS_PER_REQUEST,
@@ -27,10 +26,11 @@ from bot.carrier import (
     CarrierRateLimited,
     TrackingMoreClient,
 )
-from bot.core.codes import normalize
-from bot.core.shipments import Change, Snapshot
+from bot.core.shipments import Snapshot
 from bot.core.times import utcnow
 from bot.storage import Shipment, Storage
+from bot.tracking.health import CarrierHealth, CycleErrors, PollState
+from bot.tracking.recorder import ChangeRecorder
 from bot.tracking.registrar import Registrar
 
 logger = logging.getLogger(__name__)
@@ -41,42 +41,6 @@ MAX_CONCURRENT_REQUESTS = 10
 POLL_PAGE_SIZE = 1000
 
 
-class CarrierHealth(StrEnum):
-    OK = "ok"
-    AUTH = "auth"
-    QUOTA = "quota"
-    DOWN = "down"
-
-
-@dataclass
-class PollState:
-    """What the last cycles saw; read by /stats, health checks and admin alerts."""
-
-    cycles: int = 0
-    last_success_monotonic: float | None = None
-    last_success_wallclock: float | None = None
-    consecutive_failures: int = 0
-    paused_until: float = 0.0
-    health: CarrierHealth = CarrierHealth.OK
-    last_error: str = ""
-    changes_found: int = 0
-    batches: int = 0
-
-
-@dataclass
-class _CycleErrors:
-    errors: list[CarrierError] = field(default_factory=list)
-
-    @property
-    def worst(self) -> CarrierHealth:
-        kinds = {type(e) for e in self.errors}
-        if CarrierAuthError in kinds:
-            return CarrierHealth.AUTH
-        if CarrierQuotaError in kinds:
-            return CarrierHealth.QUOTA
-        return CarrierHealth.DOWN if self.errors else CarrierHealth.OK
-
-
 HealthListener = Callable[[CarrierHealth, CarrierHealth, PollState], Awaitable[None]]
 
 
@@ -85,17 +49,17 @@ class Poller:
         self,
         storage: Storage,
         carrier: TrackingMoreClient,
-        on_changes: Callable[[Sequence[Change]], None],
+        recorder: ChangeRecorder,
+        registrar: Registrar,
         *,
         archive_after: timedelta = timedelta(days=3),
-        registrar: Registrar | None = None,
     ) -> None:
         self._storage = storage
         self._carrier = carrier
+        self._recorder = recorder
         # Shared with the Tracker: a code a chat is registering right now is not sent twice.
-        self._registrar = registrar or Registrar(storage, carrier)
+        self._registrar = registrar
         self._archive_after = archive_after
-        self._on_changes = on_changes
         self._health_listeners: list[HealthListener] = []
         self._lock = asyncio.Lock()
         self._cycle: asyncio.Task[object] | None = None
@@ -135,7 +99,7 @@ class Poller:
                     self.state.paused_until - time.monotonic(),
                 )
                 return
-            errors = _CycleErrors()
+            errors = CycleErrors()
             await self._housekeeping()
             await self._register_pending(errors)
             if not any(isinstance(e, CarrierAuthError | CarrierQuotaError) for e in errors.errors):
@@ -159,7 +123,7 @@ class Poller:
             await self._storage.shipments.forget_shipment(shipment.id)
             logger.info("stopped tracking %s: nobody follows it any more", shipment.code)
 
-    async def _register_pending(self, errors: _CycleErrors) -> None:
+    async def _register_pending(self, errors: CycleErrors) -> None:
         pending = await self._storage.shipments.shipments_to_register()
         if not pending:
             return
@@ -176,7 +140,7 @@ class Poller:
                 sorted(registered.refused),
             )
 
-    async def _poll_all(self, errors: _CycleErrors) -> None:
+    async def _poll_all(self, errors: CycleErrors) -> None:
         self.state.batches = 0
         slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         stop = asyncio.Event()
@@ -229,43 +193,11 @@ class Poller:
         unchanged = set(fetched.unchanged)
         await self._store(fetched.snapshots, [s.id for s in shipments if s.code in unchanged])
 
-    async def _store(
-        self, snapshots: Sequence[Snapshot], unchanged: Sequence[int] = ()
-    ) -> list[Change]:
-        """Diff and write (one transaction, under the storage lock), then wake the sender.
+    async def _store(self, snapshots: Sequence[Snapshot], unchanged: Sequence[int] = ()) -> None:
+        changes = await self._recorder.record(snapshots, unchanged=unchanged)
+        self.state.changes_found += len(changes)
 
-        Polls and TrackingMore pushes both come through here, so a change that both see
-        is stored, and told, once.
-        """
-        changes = await self._storage.changes.ingest(snapshots, unchanged=unchanged)
-        if changes:
-            self.state.changes_found += len(changes)
-            self._on_changes(changes)
-        return changes
-
-    async def ingest_pushed(self, trackings: Iterable[object]) -> list[Change]:
-        """TrackingMore pushed these tracking objects: a hint that they changed.
-
-        The signature covers only the timestamp, not the body, so the pushed state is not
-        believed: the shipments it names are fetched from TrackingMore and stored exactly as
-        a poll would (which also makes late retries of old pushes harmless). Shipments
-        nobody follows are ignored.
-        """
-        followed: dict[int, Shipment] = {}
-        for tracking in trackings:
-            identity = pushed_identity(tracking)
-            stored = await self._storage.shipments.find_shipment(*identity) if identity else None
-            if stored is None:
-                logger.debug("push about a shipment nobody follows; ignored")
-            else:
-                followed[stored.id] = stored
-        changes: list[Change] = []
-        for courier, shipments in _batches(list(followed.values())):
-            fetched = await self._carrier.get(courier, [s.code for s in shipments])
-            changes += await self._store(fetched.snapshots)
-        return changes
-
-    def _note_error(self, errors: _CycleErrors, exc: CarrierError) -> None:
+    def _note_error(self, errors: CycleErrors, exc: CarrierError) -> None:
         errors.errors.append(exc)
         if isinstance(exc, CarrierRateLimited):
             self.state.paused_until = max(
@@ -275,7 +207,7 @@ class Poller:
         else:
             logger.warning("poll cycle: %s: %s", type(exc).__name__, exc)
 
-    async def _finish(self, errors: _CycleErrors) -> None:
+    async def _finish(self, errors: CycleErrors) -> None:
         state = self.state
         state.cycles += 1
         previous, state.health = state.health, errors.worst
@@ -291,24 +223,3 @@ class Poller:
                 await listener(previous, state.health, state)
             except Exception:
                 logger.exception("health listener failed")
-
-
-def pushed_identity(tracking: object) -> tuple[str, str] | None:
-    """The (courier, code) a pushed tracking object is about, as we spell them."""
-    if not isinstance(tracking, Mapping):
-        return None
-    code, courier = tracking.get("tracking_number"), tracking.get("courier_code")
-    if not isinstance(code, str) or not isinstance(courier, str) or not code or not courier:
-        return None
-    return courier.strip().lower(), normalize(code)
-
-
-def _batches(shipments: Sequence[Shipment]) -> list[tuple[str, list[Shipment]]]:
-    by_courier: dict[str, list[Shipment]] = defaultdict(list)
-    for shipment in shipments:
-        by_courier[shipment.courier].append(shipment)
-    return [
-        (courier, group[start : start + MAX_NUMBERS_PER_REQUEST])
-        for courier, group in by_courier.items()
-        for start in range(0, len(group), MAX_NUMBERS_PER_REQUEST)
-    ]

@@ -1,4 +1,4 @@
-"""Checking TrackingMore's webhook pushes before believing them.
+"""TrackingMore's webhook pushes: checked before they are believed, then used as hints.
 
 TrackingMore v4 signs each push with two headers: `timestamp` (Unix seconds) and
 `signature`, the hex HMAC-SHA256 of the timestamp keyed by the account's webhook secret.
@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
+
+from bot.carrier import MAX_NUMBERS_PER_REQUEST, TrackingMoreClient
+from bot.core.codes import normalize
+from bot.core.shipments import Change
+from bot.storage import Shipment, Storage
+from bot.tracking.recorder import ChangeRecorder
+
+logger = logging.getLogger(__name__)
 
 MAX_CLOCK_SKEW_SECONDS = 300
 MAX_REMEMBERED = 10_000
@@ -78,3 +88,57 @@ class PushGuard:
 
 def _digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
+
+
+class PushedChanges:
+    """What a verified push leads to: the shipments it names, fetched and recorded."""
+
+    def __init__(
+        self, storage: Storage, carrier: TrackingMoreClient, recorder: ChangeRecorder
+    ) -> None:
+        self._storage = storage
+        self._carrier = carrier
+        self._recorder = recorder
+
+    async def ingest(self, trackings: Iterable[object]) -> list[Change]:
+        """TrackingMore pushed these tracking objects: a hint that they changed.
+
+        The signature covers only the timestamp, not the body, so the pushed state is not
+        believed: the shipments it names are fetched from TrackingMore and stored exactly as
+        a poll would (which also makes late retries of old pushes harmless). Shipments
+        nobody follows are ignored.
+        """
+        followed: dict[int, Shipment] = {}
+        for tracking in trackings:
+            identity = pushed_identity(tracking)
+            stored = await self._storage.shipments.find_shipment(*identity) if identity else None
+            if stored is None:
+                logger.debug("push about a shipment nobody follows; ignored")
+            else:
+                followed[stored.id] = stored
+        changes: list[Change] = []
+        for courier, shipments in _batches(list(followed.values())):
+            fetched = await self._carrier.get(courier, [s.code for s in shipments])
+            changes += await self._recorder.record(fetched.snapshots)
+        return changes
+
+
+def pushed_identity(tracking: object) -> tuple[str, str] | None:
+    """The (courier, code) a pushed tracking object is about, as we spell them."""
+    if not isinstance(tracking, Mapping):
+        return None
+    code, courier = tracking.get("tracking_number"), tracking.get("courier_code")
+    if not isinstance(code, str) or not isinstance(courier, str) or not code or not courier:
+        return None
+    return courier.strip().lower(), normalize(code)
+
+
+def _batches(shipments: Sequence[Shipment]) -> list[tuple[str, list[Shipment]]]:
+    by_courier: dict[str, list[Shipment]] = defaultdict(list)
+    for shipment in shipments:
+        by_courier[shipment.courier].append(shipment)
+    return [
+        (courier, group[start : start + MAX_NUMBERS_PER_REQUEST])
+        for courier, group in by_courier.items()
+        for start in range(0, len(group), MAX_NUMBERS_PER_REQUEST)
+    ]

@@ -28,6 +28,7 @@ from bot.carrier import (
 )
 from bot.core.shipments import Snapshot
 from bot.storage import Storage
+from bot.tracking.recorder import ChangeRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +65,12 @@ class Registered:
 
 
 class Registrar:
-    def __init__(self, storage: Storage, carrier: TrackingMoreClient) -> None:
+    def __init__(
+        self, storage: Storage, carrier: TrackingMoreClient, recorder: ChangeRecorder
+    ) -> None:
         self._storage = storage
         self._carrier = carrier
+        self._recorder = recorder
         self._queued: dict[Key, _Pending] = {}  # in the order asked
         self._in_flight: dict[Key, _Pending] = {}
         self._calls: set[asyncio.Task[None]] = set()
@@ -205,7 +209,7 @@ class Registrar:
         for snapshot in known:
             entry = chunk.get((snapshot.courier, snapshot.code))
             (told if entry is not None and entry.notify else quiet).append(snapshot)
-        await self._storage.changes.ingest(told, notify=True)
-        await self._storage.changes.ingest(quiet, notify=False)
+        await self._recorder.record(told, notify=True)
+        await self._recorder.record(quiet, notify=False)
         if registered:
             await self._storage.shipments.mark_registered(registered)

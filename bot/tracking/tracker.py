@@ -22,12 +22,13 @@ from bot.carrier import (
 )
 from bot.core.codes import Entry
 from bot.storage import Shipment, Storage
+from bot.tracking.recorder import ChangeRecorder
 from bot.tracking.registrar import Registrar
 
 logger = logging.getLogger(__name__)
 
 
-class Outcome(StrEnum):
+class FollowOutcome(StrEnum):
     ADDED = "added"
     ALREADY = "already"
     REFUSED_BY_CARRIER = "refused_by_carrier"
@@ -37,7 +38,7 @@ class Outcome(StrEnum):
 @dataclass(frozen=True)
 class FollowResult:
     entry: Entry
-    outcome: Outcome
+    outcome: FollowOutcome
     shipment: Shipment | None = None
     pending_registration: bool = False  # the carrier could not be reached; retried later
 
@@ -54,18 +55,20 @@ class Tracker:
         self,
         storage: Storage,
         carrier: TrackingMoreClient,
+        recorder: ChangeRecorder,
+        registrar: Registrar,
         *,
         max_shipments_per_chat: int,
         registration_timeout: float,
-        registrar: Registrar | None = None,
     ) -> None:
         self._storage = storage
         self._carrier = carrier
-        self._max_per_chat = max_shipments_per_chat
-        self._timeout = registration_timeout
+        self._recorder = recorder
         # Shared with the poller (bot.app wires the same one): a number two askers want
         # registered is sent once, and batch calls are filled across chats.
-        self._registrar = registrar or Registrar(storage, carrier)
+        self._registrar = registrar
+        self._max_per_chat = max_shipments_per_chat
+        self._timeout = registration_timeout
 
     async def follow(self, who: Requester, entries: Sequence[Entry]) -> list[FollowResult]:
         room = self._max_per_chat - await self._storage.follows.count_followed(who.chat_id)
@@ -74,13 +77,15 @@ class Tracker:
         for entry in entries:
             existing = await self._storage.follows.get_followed(who.chat_id, entry.code)
             if existing is None and room <= 0:
-                results.append(FollowResult(entry, Outcome.OVER_LIMIT))
+                results.append(FollowResult(entry, FollowOutcome.OVER_LIMIT))
                 continue
             shipment, is_new = await self._storage.follows.follow(
                 who.chat_id, entry.courier, entry.code, entry.label, who.user_id, who.user_name
             )
             room -= int(is_new)
-            results.append(FollowResult(entry, Outcome.ADDED if is_new else Outcome.ALREADY))
+            results.append(
+                FollowResult(entry, FollowOutcome.ADDED if is_new else FollowOutcome.ALREADY)
+            )
             if not shipment.registered:
                 to_register[(shipment.courier, shipment.code)] = shipment
         # TrackingMore's 3 creations/s alone take this long for a big list: waited for too.
@@ -103,7 +108,7 @@ class Tracker:
         """
         async with asyncio.timeout(self._timeout):
             fetched = await self._carrier.get(shipment.courier, [shipment.code])
-        return bool(await self._storage.changes.ingest(fetched.snapshots))
+        return bool(await self._recorder.record(fetched.snapshots))
 
     async def retrack(self, shipment: Shipment) -> bool:
         """Restart tracking of an expired shipment at TrackingMore, then refresh it."""
@@ -120,13 +125,13 @@ class Tracker:
         refused: set[tuple[str, str]],
         unreachable: set[tuple[str, str]],
     ) -> FollowResult:
-        if result.outcome == Outcome.OVER_LIMIT:
+        if result.outcome == FollowOutcome.OVER_LIMIT:
             return result
         key = (result.entry.courier, result.entry.code)
         if key in refused:
             shipment = await self._storage.follows.unfollow(chat_id, result.entry.code)
             if shipment is not None:
                 await self._storage.shipments.forget_shipment(shipment.id)
-            return FollowResult(result.entry, Outcome.REFUSED_BY_CARRIER)
+            return FollowResult(result.entry, FollowOutcome.REFUSED_BY_CARRIER)
         shipment = await self._storage.shipments.get_shipment(*key)
         return FollowResult(result.entry, result.outcome, shipment, key in unreachable)

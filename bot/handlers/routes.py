@@ -1,0 +1,108 @@
+"""The ordered handler table and the command menus: which update goes to which handler.
+
+Order matters: the access gate runs first (group -1); replies to the bot's own messages are
+renames; documents in private chats are imports, before the catch-all private handlers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import BotCommand, Message, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.handlers import desk
+from bot.handlers.access import access_gate
+from bot.handlers.admin import stats_command
+from bot.handlers.buttons import named_by_reply, on_button
+from bot.handlers.errors import error_handler
+from bot.handlers.follow import (
+    archived_command,
+    list_command,
+    not_text,
+    plain_text,
+    remove_command,
+    start,
+    status_command,
+    track_command,
+)
+from bot.handlers.membership import group_migrated, membership_changed
+from bot.handlers.preferences import lang_command, notify_command, quiet_command
+from bot.texts.i18n import LANGUAGES, translator
+
+COMMANDS = (
+    "track",
+    "list",
+    "status",
+    "remove",
+    "archived",
+    "summary",
+    "export",
+    "import",
+    "digest",
+    "notify",
+    "quiet",
+    "lang",
+    "help",
+)
+
+
+class RepliesToBot(filters.MessageFilter):
+    """Messages that answer one of this bot's own messages."""
+
+    def __init__(self, bot_id: int) -> None:
+        super().__init__(name="RepliesToBot")
+        self._bot_id = bot_id
+
+    def filter(self, message: Message) -> bool:
+        replied = message.reply_to_message
+        return bool(replied and replied.from_user and replied.from_user.id == self._bot_id)
+
+
+def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    bot_id = int(application.bot.token.partition(":")[0])
+    application.add_handler(TypeHandler(Update, access_gate), group=-1)
+    # Edited messages are ignored on purpose: re-running an edited /track would surprise.
+    new = filters.UpdateType.MESSAGE
+    commands = {
+        ("start", "help"): start,
+        ("track",): track_command,
+        ("list",): list_command,
+        ("status",): status_command,
+        ("remove",): remove_command,
+        ("archived",): archived_command,
+        ("lang",): lang_command,
+        ("quiet",): quiet_command,
+        ("notify",): notify_command,
+        ("stats",): stats_command,
+    }
+    for names, callback in commands.items():
+        application.add_handler(CommandHandler(list(names), callback, filters=new))
+    application.add_handler(CallbackQueryHandler(on_button))
+    application.add_handler(ChatMemberHandler(membership_changed))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, group_migrated))
+    reply_to_bot = filters.REPLY & filters.TEXT & ~filters.COMMAND & new & RepliesToBot(bot_id)
+    application.add_handler(MessageHandler(reply_to_bot, named_by_reply))
+    desk.register(application)  # before not_text: private documents are imports
+    private = filters.ChatType.PRIVATE & new
+    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, plain_text))
+    application.add_handler(
+        MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text)
+    )
+    application.add_error_handler(error_handler)  # type: ignore[arg-type]
+
+
+async def set_command_menus(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """The command menu in Italian, in English, and (English) for every other language."""
+    for language in (None, *LANGUAGES):
+        t = translator(language or "en")
+        commands = [BotCommand(name, str(t(f"command.{name}"))) for name in COMMANDS]
+        await application.bot.set_my_commands(commands, language_code=language)
