@@ -92,7 +92,7 @@ async def test_an_asker_that_stops_waiting_gets_the_state_told_later(
         await asyncio.sleep(0.05)
     assert shipment is not None and shipment.status == "transit"
     # The chat was told "confirmed later": the state comes as a notification.
-    assert [n.payload["status"] for n in await storage.outbox.due_notifications()] == ["transit"]
+    assert [n.notice.status for n in await storage.outbox.due_notifications()] == ["transit"]
     await registrar.close()
 
 

@@ -64,8 +64,8 @@ async def test_ingest_writes_events_status_and_one_row_per_chat(storage: Storage
     assert len(changes) == 1 and changes[0].old_status == "pending"
     due = await storage.outbox.due_notifications()
     assert sorted(n.chat_id for n in due) == [-3, 1, 2]
-    assert due[0].payload["status"] == "transit"
-    assert due[0].payload["events"][0]["description"] == "In transito"
+    assert due[0].notice.status == "transit"
+    assert due[0].notice.events[0].description == "In transito"
 
     # The same snapshot again is not a change and queues nothing.
     assert await storage.changes.ingest([moved]) == []
@@ -90,7 +90,7 @@ async def test_sent_rows_are_not_due_again_after_reopen(tmp_path: Path) -> None:
 
     reopened = await Storage.open(path)
     due = await reopened.outbox.due_notifications()
-    assert [n.payload["status"] for n in due] == ["pickup"]
+    assert [n.notice.status for n in due] == ["pickup"]
     await reopened.close()
 
 
@@ -177,10 +177,10 @@ async def test_failed_transaction_leaves_nothing(storage: Storage, monkeypatch) 
 
     import bot.storage.changes as module
 
-    def explode(change):  # type: ignore[no-untyped-def]
+    def explode(notice):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(module, "_payload", explode)
+    monkeypatch.setattr(module, "encode_notice", explode)
     moved = snapshot("transit", ("Partita", "BOLOGNA", datetime(2026, 11, 21, 8, 0)))
     with pytest.raises(RuntimeError):
         await storage.changes.ingest([moved])

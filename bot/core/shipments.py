@@ -10,7 +10,7 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 
@@ -33,13 +33,6 @@ KNOWN_STATUSES = frozenset(s.value for s in Status)
 TERMINAL_STATUSES = frozenset({Status.DELIVERED.value, Status.EXPIRED.value})
 ATTENTION_STATUSES = frozenset({Status.EXCEPTION.value, Status.UNDELIVERED.value})
 NOT_STARTED_STATUSES = frozenset({Status.PENDING.value, Status.NOTFOUND.value})
-# What a chat in "important only" mode is told about.
-IMPORTANT_STATUSES = frozenset(
-    {Status.PICKUP, Status.DELIVERED, Status.UNDELIVERED, Status.EXCEPTION, Status.EXPIRED}
-)
-# After delivery a shipment is looked at again after 1, 2 and 3 more days: "delivered"
-# sometimes turns into a return.
-DELIVERED_RECHECK_DELAYS = (timedelta(days=1), timedelta(days=2), timedelta(days=3))
 _logged_unknown: set[str] = set()
 
 
@@ -111,10 +104,6 @@ class Change:
     @property
     def status_changed(self) -> bool:
         return self.old_status != self.new_status
-
-    @property
-    def important(self) -> bool:
-        return self.status_changed and self.new_status in IMPORTANT_STATUSES
 
     @property
     def worth_telling(self) -> bool:

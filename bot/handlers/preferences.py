@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot.core.lifecycle import NOTIFY_MODES
 from bot.core.times import parse_window
 from bot.handlers.common import chat_translator, command_argument, may_manage_chat, reply
 from bot.handlers.context import Context
 from bot.texts.i18n import LANGUAGES, translator
 
-NOTIFY_MODES = ("all", "important")
 OFF_WORDS = ("off", "no", "spento", "spenta")
 
 

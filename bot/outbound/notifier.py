@@ -206,7 +206,7 @@ class Notifier:
             item.chat_language, item.chat_user_language, item.chat_type, self._default_language
         )
         t = translator(language)
-        status = str(item.payload.get("status") or "")
+        status = item.notice.status
         outcome = await self._sender.send(
             chat_id,
             notification(t, item),

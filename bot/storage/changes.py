@@ -3,7 +3,6 @@ their events and outbox rows in one transaction."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,11 +10,15 @@ from typing import Any
 
 import aiosqlite
 
-from bot.core.shipments import DELIVERED_RECHECK_DELAYS, Change, Checkpoint, Snapshot, Status, diff
+from bot.core.lifecycle import Notice, after_recheck, first_recheck, is_told_to
+from bot.core.shipments import Change, Checkpoint, Snapshot, Status, diff
 from bot.core.times import iso_utc, utcnow
 from bot.storage.database import Repository, write_all
+from bot.storage.records import encode_notice
 
-MAX_EVENTS_IN_NOTIFICATION = 3
+# Changed shipments whose subscribers are read in one statement (SQLite allows 32,766
+# parameters; a poll batch has 40).
+_SUBSCRIBERS_CHUNK = 500
 
 
 class Changes(Repository):
@@ -123,13 +126,13 @@ class Changes(Repository):
 
     async def _count_rechecks(self, db: aiosqlite.Connection, entries: Sequence[_Stored]) -> None:
         """Delivered shipments were looked at again and had not changed."""
-        now, updates = iso_utc(), []
+        moment = utcnow()
+        now, updates = iso_utc(moment), []
         for entry in entries:
             if entry.rechecks_left <= 0 or (entry.next_recheck_at and entry.next_recheck_at > now):
                 continue
-            left = entry.rechecks_left - 1
-            delay = DELIVERED_RECHECK_DELAYS[len(DELIVERED_RECHECK_DELAYS) - left] if left else None
-            updates.append((left, iso_utc(utcnow() + delay) if delay else None, entry.id))
+            left, next_at = after_recheck(entry.rechecks_left, moment)
+            updates.append((left, iso_utc(next_at) if next_at else None, entry.id))
         await write_all(
             db, "UPDATE shipments SET rechecks_left=?, next_recheck_at=? WHERE id=?", updates
         )
@@ -138,9 +141,9 @@ class Changes(Repository):
         self, db: aiosqlite.Connection, changes: Sequence[Change], now: str
     ) -> None:
         """Delivered: schedule the re-checks. No longer delivered (a return): active again."""
-        first_recheck = iso_utc(utcnow() + DELIVERED_RECHECK_DELAYS[0])
+        rechecks, first_at = first_recheck(utcnow())
         delivered = [
-            (now, len(DELIVERED_RECHECK_DELAYS), first_recheck, c.shipment_id)
+            (now, rechecks, iso_utc(first_at), c.shipment_id)
             for c in changes
             if c.new_status == Status.DELIVERED and c.old_status != Status.DELIVERED
         ]
@@ -183,25 +186,38 @@ class Changes(Repository):
         await self._track_deliveries(db, changes, now)
         if not notify:
             return
-        # Muted subscriptions hear nothing; "important" chats only the changes that matter.
+        await self._queue_notifications(db, changes, now)
+
+    async def _queue_notifications(
+        self, db: aiosqlite.Connection, changes: Sequence[Change], now: str
+    ) -> None:
+        """One outbox row per chat that hears about each change: muted subscriptions and
+        paused chats hear nothing, and the chat's `/notify` mode decides the rest."""
+        told = {c.shipment_id: c for c in changes if c.worth_telling}
+        ids = list(told)
+        rows: list[tuple[Any, ...]] = []
+        notices: dict[int, str] = {}
+        for start in range(0, len(ids), _SUBSCRIBERS_CHUNK):
+            chunk = ids[start : start + _SUBSCRIBERS_CHUNK]
+            subscribers = await db.execute_fetchall(
+                "SELECT s.chat_id, s.shipment_id, c.notify_mode FROM subscriptions s "
+                "JOIN chats c ON c.id = s.chat_id "
+                f"WHERE s.shipment_id IN ({','.join('?' * len(chunk))}) "
+                "AND c.blocked_at IS NULL AND s.muted = 0 ORDER BY s.shipment_id, s.chat_id",
+                chunk,
+            )
+            for chat_id, shipment_id, notify_mode in subscribers:
+                change = told[shipment_id]
+                if not is_told_to(change, notify_mode):
+                    continue
+                if shipment_id not in notices:
+                    notices[shipment_id] = encode_notice(Notice.of(change))
+                rows.append((chat_id, shipment_id, notices[shipment_id], now, now))
         await write_all(
             db,
             "INSERT INTO outbox (chat_id, shipment_id, payload, created_at, next_attempt_at) "
-            "SELECT s.chat_id, s.shipment_id, ?, ?, ? FROM subscriptions s "
-            "JOIN chats c ON c.id = s.chat_id "
-            "WHERE s.shipment_id=? AND c.blocked_at IS NULL AND s.muted = 0 "
-            "AND (c.notify_mode = 'all' OR ?)",
-            [
-                (
-                    json.dumps(_payload(c), ensure_ascii=False),
-                    now,
-                    now,
-                    c.shipment_id,
-                    c.important,
-                )
-                for c in changes
-                if c.worth_telling
-            ],
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
         )
 
 
@@ -246,23 +262,3 @@ def _event_row(shipment_id: int, checkpoint: Checkpoint, now: str) -> tuple[Any,
         checkpoint.location,
         now,
     )
-
-
-def _payload(change: Change) -> dict[str, Any]:
-    """What a notification needs, rendered later in the language of each chat."""
-    return {
-        "old_status": change.old_status,
-        "status": change.new_status,
-        "substatus": change.substatus,
-        "events": [
-            {
-                "description": c.description,
-                "location": c.location,
-                "occurred_at": _iso_local(c.occurred_at),
-                "raw_time": c.raw_time,
-                "status": c.status,
-            }
-            for c in change.new_checkpoints[:MAX_EVENTS_IN_NOTIFICATION]
-        ],
-        "more_events": max(0, len(change.new_checkpoints) - MAX_EVENTS_IN_NOTIFICATION),
-    }

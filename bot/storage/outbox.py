@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from datetime import datetime
 
 from bot.core.times import iso_utc
 from bot.storage.database import Repository, not_in
-from bot.storage.records import Notification
+from bot.storage.records import Notification, decode_notice
 
 
 class Outbox(Repository):
@@ -48,7 +47,7 @@ class Outbox(Repository):
                 code=r[7],
                 label=r[8],
                 following=bool(r[9]),
-                payload=json.loads(r[10]),
+                notice=decode_notice(r[10]),
                 attempts=r[11],
                 created_at=r[12],
                 quiet_start=r[13],

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from bot.core.lifecycle import Notice, NoticeEvent
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class Notification:
     code: str
     label: str | None
     following: bool
-    payload: dict[str, Any]
+    notice: Notice
     attempts: int
     created_at: str
     quiet_start: str | None = None
@@ -178,3 +181,29 @@ def desk_row_of(row: Sequence[Any]) -> DeskRow:
     values[5] = bool(values[5])
     values[12] = bool(values[12])
     return DeskRow(*values)
+
+
+def encode_notice(notice: Notice) -> str:
+    """The outbox's `payload` column: JSON with the same keys since the first release."""
+    return json.dumps(asdict(notice), ensure_ascii=False)
+
+
+def decode_notice(payload: str) -> Notice:
+    data = json.loads(payload)
+    events = tuple(
+        NoticeEvent(
+            description=str(e.get("description") or ""),
+            location=str(e.get("location") or ""),
+            occurred_at=e.get("occurred_at") or None,
+            raw_time=str(e.get("raw_time") or ""),
+            status=str(e.get("status") or ""),
+        )
+        for e in data.get("events") or []
+    )
+    return Notice(
+        status=str(data.get("status") or ""),
+        old_status=data.get("old_status"),
+        substatus=str(data.get("substatus") or ""),
+        events=events,
+        more_events=int(data.get("more_events") or 0),
+    )

@@ -6,12 +6,12 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.codefile import RejectedRow, RowRefusal
 from bot.core.codes import DEFAULT_COURIER, Refusal, Rejected
+from bot.core.lifecycle import NoticeEvent
 from bot.core.shipments import ATTENTION_STATUSES, Status
 from bot.core.times import parse_iso_utc
 from bot.storage import Event, Followed, Notification, Shipment, Totals
@@ -139,18 +139,18 @@ def fit(text: str, t: Translator) -> Html:
 
 
 def notification(t: Translator, item: Notification) -> Html:
-    payload: Mapping[str, Any] = item.payload
-    status = str(payload.get("status") or "")
+    notice = item.notice
+    status = notice.status
     lines = [
         f"{status_emoji(status)} {title(t, item.code, item.label, item.courier)}",
         t("notify.status", status=Html(t.status(status))),
     ]
-    events = payload.get("events") or []
+    events = notice.events
     if len(events) == 1:
         lines.extend(_event_block(t, events[0]))
     else:
         lines.extend(_event_bullet(t, event) for event in events)
-    more = int(payload.get("more_events") or 0)
+    more = notice.more_events
     if more:
         lines.append(t.plural("notify.more_events", more))
     if item.chat_type != "private" and status in ATTENTION_STATUSES and item.added_by:
@@ -162,28 +162,28 @@ def mention(user_id: int, name: str | None) -> Html:
     return Html(f'<a href="tg://user?id={int(user_id)}">{escape(name or str(user_id))}</a>')
 
 
-def _event_block(t: Translator, event: Mapping[str, Any]) -> list[str]:
-    lines = [escape(event.get("description") or "")]
+def _event_block(t: Translator, event: NoticeEvent) -> list[str]:
+    lines = [escape(event.description)]
     where_when = _where_when(t, event)
     if where_when:
         lines.append(where_when)
     return lines
 
 
-def _where_when(t: Translator, event: Mapping[str, Any]) -> str:
+def _where_when(t: Translator, event: NoticeEvent) -> str:
     parts = []
-    if event.get("location"):
-        parts.append(f"📍 {escape(event['location'])}")
-    when = local_time(t, event.get("occurred_at"), event.get("raw_time") or "")
+    if event.location:
+        parts.append(f"📍 {escape(event.location)}")
+    when = local_time(t, event.occurred_at, event.raw_time)
     if when:
         parts.append(f"🕒 {escape(when)}")
     return " · ".join(parts)
 
 
-def _event_bullet(t: Translator, event: Mapping[str, Any]) -> str:
-    when = local_time(t, event.get("occurred_at"), event.get("raw_time") or "")
-    text = escape(event.get("description") or "")
-    where = f" ({escape(event['location'])})" if event.get("location") else ""
+def _event_bullet(t: Translator, event: NoticeEvent) -> str:
+    when = local_time(t, event.occurred_at, event.raw_time)
+    text = escape(event.description)
+    where = f" ({escape(event.location)})" if event.location else ""
     return f"• {escape(when)} — {text}{where}" if when else f"• {text}{where}"
 
 
