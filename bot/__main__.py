@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.secrets)
 
     if args.command == "backup":
-        from bot.ops.backup import backup_database
+        from bot.storage.maintenance import backup_database
 
         return backup_database(settings.database_path, args.path)
     if args.command == "doctor":

@@ -41,7 +41,7 @@ from bot.outbound.digest import DIGEST_CHECK_SECONDS, Digests
 from bot.outbound.notifier import Notifier
 from bot.outbound.sender import ChatSender
 from bot.storage import SCHEMA_VERSION, Storage
-from bot.texts.render import set_bot_username
+from bot.texts.links import set_bot_username
 from bot.tracking.poller import Poller
 from bot.tracking.pushes import PushedChanges
 from bot.tracking.recorder import ChangeRecorder

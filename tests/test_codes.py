@@ -6,12 +6,10 @@ from hypothesis import strategies as st
 
 from bot.core.codes import (
     DEFAULT_COURIER,
-    EXTRA_LINES_EXAMINED,
     MAX_LABEL_LENGTH,
     MAX_REJECTED_TEXT_LENGTH,
     CodeKind,
     Entry,
-    ParsedCodes,
     Refusal,
     Rejected,
     classify,
@@ -19,9 +17,13 @@ from bot.core.codes import (
     is_valid_courier,
     normalize,
     normalize_courier,
+    s10_check_digit,
+)
+from bot.core.message_codes import (
+    EXTRA_LINES_EXAMINED,
+    ParsedCodes,
     parse_message,
     parse_track_args,
-    s10_check_digit,
 )
 
 VALID_S10 = "RR123456785IT"

@@ -13,15 +13,13 @@ from bot.core.codefile import (
     EXTRA_ROWS_EXAMINED,
     MAX_IMPORT_BYTES,
     MAX_REJECTED_ROWS,
-    FileProblem,
     ParsedImport,
     RejectedRow,
     RowRefusal,
-    UnreadableFile,
-    choose_delimiter,
     parse_import,
 )
 from bot.core.codes import Entry
+from bot.core.textfile import FileProblem, UnreadableFile, choose_delimiter
 
 S10 = "RR123456785IT"
 S10_TYPO = "RR123456784IT"

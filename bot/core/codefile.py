@@ -19,9 +19,6 @@ which row to fix.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +34,15 @@ from bot.core.codes import (
     clean_label,
     is_valid_courier,
     normalize_courier,
-    parse_track_args,
+)
+from bot.core.message_codes import parse_track_args
+from bot.core.textfile import (
+    FileProblem,
+    UnreadableFile,
+    choose_delimiter,
+    csv_rows,
+    decode,
+    line_rows,
 )
 
 MAX_IMPORT_BYTES = 1_000_000
@@ -46,43 +51,10 @@ MAX_REJECTED_ROWS = 100
 # Rows read in full beyond `max_codes` (refused ones, duplicates); later rows are only skimmed
 # to count the codes they hold, so a megabyte of junk costs little.
 EXTRA_ROWS_EXAMINED = 1000
-DELIMITERS = ("\t", ";", ",")  # on a tie, the earlier one wins: "," is the likeliest in labels
-SNIFF_ROWS = 50
-# A quoted cell may hold line breaks, but a row spanning more lines is a quote left open.
-MAX_LINES_PER_RECORD = 10
-_BINARY_SIGNATURES = {
-    b"PK\x03\x04": "spreadsheet",  # xlsx, ods (zip)
-    b"\xd0\xcf\x11\xe0": "spreadsheet",  # xls (OLE)
-    b"%PDF": "binary",
-    b"\x89PNG": "binary",
-    b"\xff\xd8\xff": "binary",
-    b"GIF8": "binary",
-    b"\x1f\x8b": "binary",
-}
-# Control characters other than tab, newline and carriage return; U+FFFD from bad decoding.
-_JUNK_CHARS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
-_MAX_JUNK_SHARE = 0.01
 # What Excel makes of a long numeric code in a column it considers numbers: 1.23457E+11.
 _EXCEL_NUMBER_RE = re.compile(r"^[0-9]+(?:[.,][0-9]+)?E\+?[0-9]+$", re.IGNORECASE)
 # Exports neutralise formulas with a leading "'" (see bot.reports); importing them back drops it.
 _NEUTRALISED_RE = re.compile(r"^'(?=[=+\-@])")
-
-
-class FileProblem(StrEnum):
-    """Why a whole file cannot be imported."""
-
-    EMPTY = "empty"
-    BINARY = "binary"
-    SPREADSHEET = "spreadsheet"
-    MALFORMED = "malformed"
-    NO_CODES = "no_codes"
-
-
-class UnreadableFile(ValueError):
-    def __init__(self, problem: FileProblem, row: int = 0) -> None:
-        super().__init__(f"{problem.value} (row {row})" if row else problem.value)
-        self.problem = problem
-        self.row = row
 
 
 class RowRefusal(StrEnum):
@@ -164,108 +136,6 @@ _HEADER_NAMES = {
     "courier": {"courier", "corriere", "courier_code", "codice_corriere", "carrier", "vettore"},
 }
 _HEADER_SEPARATORS_RE = re.compile(r"[\s\-.]+")
-
-
-# --- decoding ------------------------------------------------------------------------------
-
-
-def decode(data: bytes) -> str:
-    """The text of a file, or UnreadableFile when it is empty or not text."""
-    if not data.strip():
-        raise UnreadableFile(FileProblem.EMPTY)
-    for signature, kind in _BINARY_SIGNATURES.items():
-        if data.startswith(signature):
-            raise UnreadableFile(FileProblem(kind))
-    text = _decode_text(data)
-    if _looks_binary(text):
-        raise UnreadableFile(FileProblem.BINARY)
-    if not text.strip():
-        raise UnreadableFile(FileProblem.EMPTY)
-    return text
-
-
-def _decode_text(data: bytes) -> str:
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise UnreadableFile(FileProblem.BINARY) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")  # never fails: every byte is a character
-
-
-def _looks_binary(text: str) -> bool:
-    if "\x00" in text:
-        return True
-    return len(_JUNK_CHARS_RE.findall(text)) > len(text) * _MAX_JUNK_SHARE
-
-
-# --- reading rows --------------------------------------------------------------------------
-
-
-def _physical_lines(text: str) -> list[str]:
-    return re.split(r"\r\n|\r|\n", text)
-
-
-def choose_delimiter(text: str) -> str | None:
-    """The separator most rows of the sample are split by; None when there is none.
-
-    A separator must split at least half of the sample's non-blank rows: a few commas in
-    the labels of a plain list of codes do not make it a CSV file.
-    """
-    sample_lines = [line for line in _physical_lines(text) if line.strip()][:SNIFF_ROWS]
-    if not sample_lines:
-        return None
-    best, best_split = None, 0
-    for delimiter in DELIMITERS:
-        split = _rows_split(sample_lines, delimiter)
-        if split > best_split:
-            best, best_split = delimiter, split
-    return best if best_split * 2 >= len(sample_lines) else None
-
-
-def _rows_split(lines: Sequence[str], delimiter: str) -> int:
-    """How many of these lines `delimiter` splits into two cells or more, each line alone (so
-    a quote left open on one line does not hide the others)."""
-    split = 0
-    for line in lines:
-        try:
-            cells = next(csv.reader([line], delimiter=delimiter), [])
-        except csv.Error:
-            continue  # a cell too large for csv: this line does not vote
-        split += len(cells) >= 2
-    return split
-
-
-def _csv_rows(text: str, delimiter: str) -> Iterator[list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    while True:
-        start = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error:  # a field over csv's size limit: a quote that never closes
-            raise UnreadableFile(FileProblem.MALFORMED, start) from None
-        # An unclosed quote silently swallows the rest of the file into one field.
-        if reader.line_num - start >= MAX_LINES_PER_RECORD:
-            raise UnreadableFile(FileProblem.MALFORMED, start)
-        yield cells
-
-
-def _line_rows(text: str) -> Iterator[list[str]]:
-    """One cell per line; a line entirely in double quotes loses them."""
-    for line in _physical_lines(text):
-        stripped = line.strip()
-        if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
-            stripped = stripped[1:-1].replace('""', '"')
-        yield [stripped]
 
 
 # --- header --------------------------------------------------------------------------------
@@ -428,7 +298,7 @@ def parse_import(data: bytes, *, max_codes: int) -> ParsedImport:
         raise ValueError(f"max_codes must be >= 1, got {max_codes}")
     text = decode(data)
     delimiter = choose_delimiter(text)
-    rows = _numbered(_csv_rows(text, delimiter) if delimiter else _line_rows(text))
+    rows = _numbered(csv_rows(text, delimiter) if delimiter else line_rows(text))
     collector = _Collector(max_codes)
     columns: Columns | None = None
     examined = 0

@@ -80,12 +80,13 @@ def parse_carrier_time(raw: object) -> datetime | None:
     text = normalize_space(raw.replace("T", " ", 1))
     if not text:
         return None
+    parsed: datetime | None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         parsed = _parse_with_formats(text)
-        if parsed is None:
-            return None
+    if parsed is None:
+        return None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(ROME).replace(tzinfo=None)
     return parsed

@@ -13,7 +13,6 @@ import errno
 import json
 import os
 import socket
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -38,6 +37,7 @@ from bot.config import Settings
 from bot.ops.configuration import configuration_lines
 from bot.ops.telegram_webhook import masked_webhook_url
 from bot.storage import SCHEMA_VERSION
+from bot.storage.maintenance import DatabaseInspectionError, inspect_database
 
 # A well-formed number nobody registers: reading it proves the key without using quota.
 PROBE_COURIER = "poste-italiane"
@@ -196,8 +196,8 @@ def check_database(path: Path) -> Finding:
     if not os.access(path.parent, os.W_OK):
         return _fail("database", f"{path.parent} is not writable (SQLite needs -wal/-shm files)")
     try:
-        version, check = _inspect(path)
-    except sqlite3.Error as exc:
+        version, check = inspect_database(path)
+    except DatabaseInspectionError as exc:
         return _fail("database", f"{path}: {exc}")
     if check != "ok":
         return _fail("database", f"{path} failed its integrity check: {check}")
@@ -207,19 +207,6 @@ def check_database(path: Path) -> Finding:
         )
     state = "current" if version == SCHEMA_VERSION else f"migrated to v{SCHEMA_VERSION} on start"
     return Finding(Level.OK, "database", f"{path}: writable, schema v{version} ({state})")
-
-
-def _inspect(path: Path) -> tuple[int, str]:
-    """Schema version and quick check; a write lock taken and released proves writability."""
-    db = sqlite3.connect(path, timeout=10, isolation_level=None)
-    try:
-        version = int(db.execute("PRAGMA user_version").fetchone()[0])
-        check = str(db.execute("PRAGMA quick_check").fetchone()[0])
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("ROLLBACK")
-    finally:
-        db.close()
-    return version, check
 
 
 def _nearest_existing(folder: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Maintenance commands that run beside (or instead of) the bot."""
+"""Work on the database file beside (or instead of) the running bot: the online backup, and
+the read-only inspection `doctor` makes. Plain sqlite3: these run outside the event loop."""
 
 from __future__ import annotations
 
@@ -28,3 +29,23 @@ def backup_database(source: Path, target: Path) -> int:
         return 1
     print(f"backup written to {target} (schema v{version})")
     return 0
+
+
+class DatabaseInspectionError(RuntimeError):
+    """The file is not a database SQLite can read (the message says why)."""
+
+
+def inspect_database(path: Path) -> tuple[int, str]:
+    """Schema version and quick check; a write lock taken and released proves writability."""
+    try:
+        db = sqlite3.connect(path, timeout=10, isolation_level=None)
+        try:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            check = str(db.execute("PRAGMA quick_check").fetchone()[0])
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise DatabaseInspectionError(str(exc)) from None
+    return version, check
