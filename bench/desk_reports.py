@@ -24,8 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import s10  # noqa: E402
-from bot.core.codefile import MAX_IMPORT_BYTES, UnreadableFile, parse_import  # noqa: E402
+from bot.core.codefile import MAX_IMPORT_BYTES, parse_import  # noqa: E402
 from bot.core.shipments import Checkpoint, Snapshot  # noqa: E402
+from bot.core.textfile import UnreadableFile  # noqa: E402
 from bot.core.times import utcnow  # noqa: E402
 from bot.storage import Storage  # noqa: E402
 from bot.texts import reports  # noqa: E402

@@ -24,13 +24,14 @@ def load(language: str) -> Catalog:
 
 
 def texts(catalog: Catalog) -> dict[str, list[str]]:
-    result = {}
+    result: dict[str, list[str]] = {}
     for message in catalog:
         if not message.id:
             continue
-        key = message.id[0] if isinstance(message.id, tuple) else message.id
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        result[key] = list(strings)
+        # A plural message has a tuple of ids (singular, plural) and of strings (one a form).
+        key = message.id[0] if isinstance(message.id, tuple | list) else message.id
+        strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+        result[str(key)] = [string or "" for string in strings]
     return result
 
 

@@ -1,5 +1,6 @@
-"""bot.reports and the bulk answer of bot.render, on hand-made rows (the e2e tests cover the
-wiring; these cover the edges: thresholds, formulas in cells, long lists, every reason)."""
+"""bot.texts.reports and the bulk answer of bot.texts.answers, on hand-made rows (the e2e
+tests cover the wiring; these cover the edges: thresholds, formulas in cells, long lists,
+every reason)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import csv
 import io
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from bot.core.codefile import FileProblem, RejectedRow, RowRefusal
+from bot.core.codefile import RejectedRow, RowRefusal
 from bot.core.codes import Entry, Refusal, Rejected
+from bot.core.textfile import FileProblem
 from bot.core.times import ROME
 from bot.storage import DeskRow, Shipment
-from bot.texts import render, reports
+from bot.texts import answers, reports
 from bot.texts.i18n import LANGUAGES, Translator
+from bot.texts.message import MAX_MESSAGE_LENGTH
 from bot.tracking.tracker import FollowOutcome, FollowResult
 
 NOW = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
@@ -48,7 +52,7 @@ def row(code: str = "RR123456785IT", **changes: object) -> DeskRow:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def idle(days: float, **changes: object) -> DeskRow:
+def idle(days: float, **changes: Any) -> DeskRow:
     moved = (NOW - timedelta(days=days)).astimezone(ROME).replace(tzinfo=None).isoformat()
     return row(latest_event_at=moved, **changes)
 
@@ -66,10 +70,10 @@ def test_no_movement_counts_from_the_newest_event_or_else_from_when_it_was_added
     ("days", "expected"),
     [(6.99, None), (7, "no_movement"), (29.9, "no_movement"), (30, "no_movement")],
 )
-def test_stale_days_threshold(days: float, expected: str | None) -> None:
-    items = reports.needs_attention([idle(days)], NOW, stale_days=7)
+def test_attention_and_long_idle_thresholds(days: float, expected: str | None) -> None:
+    items = reports.needs_attention([idle(days)], NOW, attention_after_days=7)
     assert [item.reason for item in items] == ([expected] if expected else [])
-    assert [item.stale for item in items] == ([days >= 30] if expected else [])
+    assert [item.long_idle for item in items] == ([days >= 30] if expected else [])
 
 
 def test_delivered_never_needs_attention_and_problems_always_do() -> None:
@@ -83,8 +87,8 @@ def test_delivered_never_needs_attention_and_problems_always_do() -> None:
         idle(40, code="G", status="notfound"),
         idle(45, code="H", status="exception"),
     ]
-    items = reports.needs_attention(rows, NOW, stale_days=7)
-    assert [(i.row.code, i.reason.value, i.stale) for i in items] == [
+    items = reports.needs_attention(rows, NOW, attention_after_days=7)
+    assert [(i.row.code, i.reason.value, i.long_idle) for i in items] == [
         ("H", "exception", True),
         ("B", "exception", False),
         ("C", "undelivered", False),
@@ -99,10 +103,10 @@ def test_summary_shows_idle_days_on_problems_and_cuts_long_lists() -> None:
     rows = [idle(45, code="OLD", status="exception")] + [
         idle(8 + i, code=f"Q{i:03d}", status="pending") for i in range(40)
     ]
-    text = reports.summary(EN, rows, NOW, stale_days=7)
+    text = reports.summary(EN, rows, NOW, attention_after_days=7)
     assert "🚨 <code>OLD</code>\n    Exception · stale: no movement for 45 days" in text
-    assert text.endswith(f"… and {41 - reports.MAX_LISTED} more")
-    assert len(text) <= render.MAX_MESSAGE_LENGTH
+    assert text.endswith(f"… and {41 - reports.MAX_LISTED_PER_SECTION} more")
+    assert len(text) <= MAX_MESSAGE_LENGTH
 
 
 def test_summary_of_an_empty_chat_and_of_a_calm_one() -> None:
@@ -208,10 +212,10 @@ def test_every_file_problem_has_an_answer_in_every_language(language: str) -> No
 
 def test_ten_lines_are_answered_one_by_one_and_eleven_summarised() -> None:
     ten = [added(f"C{i}") for i in range(10)]
-    one_by_one = render.follow_results(EN, ten, [], 0, max_codes=50, max_shipments=500)
+    one_by_one = answers.follow_results(EN, ten, [], 0, max_codes=50, max_shipments=500)
     assert one_by_one.count("Now following") == 10
     rejected = [Rejected("RR123456784IT", Refusal.BAD_CHECK_DIGIT)]
-    summary = render.follow_results(EN, ten, rejected, 0, max_codes=50, max_shipments=500)
+    summary = answers.follow_results(EN, ten, rejected, 0, max_codes=50, max_shipments=500)
     assert summary.startswith("📋 <b>11 lines read</b>\n✅ Added: 10\n")
     assert summary.count("\n• ") == 11  # the refused one and the ten added
 
@@ -228,7 +232,7 @@ def test_bulk_summary_groups_the_over_limit_and_notes_pending_and_cut_names() ->
         ),
     ]
     rejected = [RejectedRow(9, "RR1", RowRefusal.DUPLICATE, first_row=4)]
-    text = render.bulk_summary(EN, results, rejected, max_shipments=500, more_rejected=2)
+    text = answers.bulk_summary(EN, results, rejected, max_shipments=500, more_rejected=2)
     assert text.splitlines()[:4] == [
         "📋 <b>10 lines read</b>",
         "✅ Added: 2",
@@ -243,13 +247,13 @@ def test_bulk_summary_groups_the_over_limit_and_notes_pending_and_cut_names() ->
 
 
 def test_bulk_summary_lists_added_shipments_only_when_few() -> None:
-    many = [added(f"C{i}") for i in range(render.MAX_ADDED_LISTED + 1)]
-    assert "<b>Added</b>" not in render.bulk_summary(EN, many, [], max_shipments=500)
-    assert "<b>Added</b>" in render.bulk_summary(EN, many[:-1], [], max_shipments=500)
+    many = [added(f"C{i}") for i in range(answers.MAX_ADDED_LISTED + 1)]
+    assert "<b>Added</b>" not in answers.bulk_summary(EN, many, [], max_shipments=500)
+    assert "<b>Added</b>" in answers.bulk_summary(EN, many[:-1], [], max_shipments=500)
 
 
 def test_bulk_summary_of_hundreds_of_refusals_fits_one_message() -> None:
     rejected = [RejectedRow(i, "x" * 40, RowRefusal.NOT_A_CODE) for i in range(2, 102)]
-    text = render.bulk_summary(EN, [], rejected, max_shipments=500, more_rejected=400)
-    assert len(text) <= render.MAX_MESSAGE_LENGTH
+    text = answers.bulk_summary(EN, [], rejected, max_shipments=500, more_rejected=400)
+    assert len(text) <= MAX_MESSAGE_LENGTH
     assert "❌ Refused: 500" in text and text.endswith("… (shortened)")

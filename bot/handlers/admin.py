@@ -9,7 +9,7 @@ from telegram import Update
 from bot.core.times import today
 from bot.handlers.common import chat_translator, reply
 from bot.handlers.context import Context
-from bot.texts import render
+from bot.texts import stats
 from bot.tracking.health import CarrierHealth
 
 
@@ -29,7 +29,7 @@ async def stats_command(update: Update, context: Context) -> None:
         if poll.last_success_wallclock
         else None
     )
-    text = render.stats(
+    text = stats.stats(
         t,
         totals,
         usage,

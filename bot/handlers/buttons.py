@@ -1,18 +1,21 @@
 """Inline buttons under notifications, /status, /list and /archived, and naming by reply.
 
-Callback data is `<action>:<number>` (well under Telegram's 64 bytes) and refers only to
-database ids, so buttons keep working after a restart; a button whose shipment this chat no
-longer follows — or forged data — gets a polite "out of date" answer.
+Each action has its own callback, routed by PTB (`CallbackQueryHandler(pattern=...)` in
+`bot.handlers.routes`) on the data `bot.texts.callbacks` packs and parses. The data refers only
+to database ids, so buttons keep working after a restart; a button whose shipment this chat no
+longer follows — or forged, foreign or retired data — gets a polite "out of date" answer.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
+from typing import Any
 
-from telegram import CallbackQuery, ForceReply, Message, Update
+from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot.carrier import CarrierError
@@ -22,7 +25,7 @@ from bot.core.times import parse_iso_utc, utcnow
 from bot.handlers.common import chat_translator, may_manage_chat, reply
 from bot.handlers.context import Context
 from bot.storage import Followed
-from bot.texts import render
+from bot.texts import callbacks, keyboards, links, lists, shipments
 from bot.texts.i18n import Translator
 
 logger = logging.getLogger(__name__)
@@ -31,29 +34,44 @@ REFRESH_INTERVAL = timedelta(minutes=10)
 _CANDIDATE_CODE_RE = re.compile(r"[A-Z0-9]{10,30}")
 CLEAR_LABEL = "-"
 
+ButtonCallback = Callable[[Update, Context], Coroutine[Any, Any, None]]
 ShipmentAction = Callable[[Update, Context, Translator, Followed], Awaitable[None]]
-PageAction = Callable[[Update, Context, Translator, int], Awaitable[None]]
 
 
-async def on_button(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None
-    t = await chat_translator(update, context)
-    action, _, argument = (query.data or "").partition(":")
-    if not argument.isdigit() or len(argument) > 12:
-        await query.answer(t("button.stale"))
-        return
-    number = int(argument)
-    if action in SHIPMENT_ACTIONS:
-        followed = await _followed(update, context, number)
+def _query(update: Update) -> CallbackQuery:
+    assert update.callback_query is not None
+    return update.callback_query
+
+
+def _pressed_number(update: Update) -> int | None:
+    pressed = callbacks.parse(_query(update).data)
+    return None if pressed is None else pressed.number
+
+
+async def _stale(update: Update, t: Translator) -> None:
+    await _query(update).answer(t("button.stale"))
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """The catch-all, routed last: data no pattern matched (forged, foreign, retired)."""
+    await _stale(update, await chat_translator(update, context))
+
+
+def on_followed_shipment(action: ShipmentAction) -> ButtonCallback:
+    """The callback of a button on one shipment (`<action>:<shipment id>`): the shipment is
+    looked up once, among those this chat follows; if it is not there, the button is stale."""
+
+    @functools.wraps(action)
+    async def callback(update: Update, context: Context) -> None:
+        t = await chat_translator(update, context)
+        shipment_id = _pressed_number(update)
+        followed = None if shipment_id is None else await _followed(update, context, shipment_id)
         if followed is None:
-            await query.answer(t("button.stale"))
+            await _stale(update, t)
             return
-        await SHIPMENT_ACTIONS[action](update, context, t, followed)
-    elif action in PAGE_ACTIONS:
-        await PAGE_ACTIONS[action](update, context, t, number)
-    else:
-        await query.answer(t("button.stale"))
+        await action(update, context, t, followed)
+
+    return callback
 
 
 async def _followed(update: Update, context: Context, shipment_id: int) -> Followed | None:
@@ -62,18 +80,10 @@ async def _followed(update: Update, context: Context, shipment_id: int) -> Follo
     return await context.services.storage.follows.get_followed_by_id(chat.id, shipment_id)
 
 
-def _query(update: Update) -> CallbackQuery:
-    assert update.callback_query is not None
-    return update.callback_query
-
-
-async def _stale(update: Update, t: Translator) -> None:
-    await _query(update).answer(t("button.stale"))
-
-
 # --- one shipment ---------------------------------------------------------------------------
 
 
+@on_followed_shipment
 async def show_details(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     await _query(update).answer()
     await send_timeline(update, context, t, followed)
@@ -83,26 +93,28 @@ async def send_timeline(
     update: Update, context: Context, t: Translator, followed: Followed
 ) -> None:
     events = await context.services.storage.follows.events(
-        followed.shipment.id, limit=render.MAX_TIMELINE_EVENTS + 1
+        followed.shipment.id, limit=shipments.MAX_TIMELINE_EVENTS + 1
     )
-    keyboard = render.shipment_keyboard(
+    keyboard = keyboards.shipment_keyboard(
         t, followed.shipment.id, muted=followed.muted, status=followed.shipment.status
     )
-    await reply(update, render.timeline(t, followed, events), reply_markup=keyboard)
+    await reply(update, shipments.timeline(t, followed, events), reply_markup=keyboard)
 
 
+@on_followed_shipment
 async def ask_for_name(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     await _query(update).answer()
     shipment = followed.shipment
     await reply(
         update,
-        t("rename.prompt", code=render.code_html(shipment.code, shipment.courier)),
+        t("rename.prompt", code=links.code_html(shipment.code, shipment.courier)),
         reply_markup=ForceReply(
             selective=True, input_field_placeholder=str(t("rename.placeholder"))
         ),
     )
 
 
+@on_followed_shipment
 async def toggle_mute(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     muted = not followed.muted
     chat = update.effective_chat
@@ -110,12 +122,13 @@ async def toggle_mute(update: Update, context: Context, t: Translator, followed:
     await context.services.storage.follows.set_muted(chat.id, followed.shipment.id, muted)
     name = followed.label or followed.shipment.code
     await _query(update).answer(t("mute.on" if muted else "mute.off", name=name))
-    keyboard = render.shipment_keyboard(
+    keyboard = keyboards.shipment_keyboard(
         t, followed.shipment.id, muted=muted, status=followed.shipment.status
     )
     await _edit_markup(_query(update), keyboard)
 
 
+@on_followed_shipment
 async def ask_to_remove(
     update: Update, context: Context, t: Translator, followed: Followed
 ) -> None:
@@ -123,11 +136,15 @@ async def ask_to_remove(
     shipment = followed.shipment
     await reply(
         update,
-        t("remove.confirm", title=render.title(t, shipment.code, followed.label, shipment.courier)),
-        reply_markup=render.remove_confirmation(t, followed.shipment.id),
+        t(
+            "remove.confirm",
+            title=shipments.title(t, shipment.code, followed.label, shipment.courier),
+        ),
+        reply_markup=keyboards.remove_confirmation(t, followed.shipment.id),
     )
 
 
+@on_followed_shipment
 async def confirm_remove(
     update: Update, context: Context, t: Translator, followed: Followed
 ) -> None:
@@ -144,18 +161,20 @@ async def confirm_remove(
     assert chat is not None
     await context.services.storage.follows.unfollow_by_id(chat.id, followed.shipment.id)
     await _query(update).answer()
-    code = render.code_html(followed.shipment.code, followed.shipment.courier)
+    code = links.code_html(followed.shipment.code, followed.shipment.courier)
     await _edit_text(_query(update), t("remove.done", code=code))
 
 
+@on_followed_shipment
 async def cancel_remove(
     update: Update, context: Context, t: Translator, followed: Followed
 ) -> None:
     await _query(update).answer()
-    code = render.code_html(followed.shipment.code, followed.shipment.courier)
+    code = links.code_html(followed.shipment.code, followed.shipment.courier)
     await _edit_text(_query(update), t("remove.kept", code=code))
 
 
+@on_followed_shipment
 async def refresh(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     storage = context.services.storage
     blocked_by = await storage.follows.claim_refresh(
@@ -170,6 +189,7 @@ async def refresh(update: Update, context: Context, t: Translator, followed: Fol
     await _ask_carrier(update, context, t, followed, retrack=False)
 
 
+@on_followed_shipment
 async def retrack(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     if followed.shipment.status != Status.EXPIRED:
         await _query(update).answer(t("retrack.not_expired"))
@@ -201,25 +221,31 @@ async def _ask_carrier(
 # --- lists ----------------------------------------------------------------------------------
 
 
-async def show_list_page(update: Update, context: Context, t: Translator, page: int) -> None:
-    await _show_page(update, context, t, page, archived=False)
+async def show_list_page(update: Update, context: Context) -> None:
+    """`l:<page>`: another page of /list."""
+    await _show_page(update, context, archived=False)
 
 
-async def show_archived_page(update: Update, context: Context, t: Translator, page: int) -> None:
-    await _show_page(update, context, t, page, archived=True)
+async def show_archived_page(update: Update, context: Context) -> None:
+    """`la:<page>`: another page of /archived."""
+    await _show_page(update, context, archived=True)
 
 
-async def _show_page(
-    update: Update, context: Context, t: Translator, page: int, *, archived: bool
-) -> None:
+async def _show_page(update: Update, context: Context, *, archived: bool) -> None:
+    t = await chat_translator(update, context)
+    page = _pressed_number(update)
+    if page is None:
+        await _stale(update, t)
+        return
     chat = update.effective_chat
     assert chat is not None
     followed = await context.services.storage.follows.list_followed(chat.id, archived=archived)
-    shown = render.followed_page(t, followed, page, archived=archived)
+    shown = lists.followed_page(t, followed, page, archived=archived)
     await _query(update).answer()
     await _edit_text(_query(update), shown.text, shown.keyboard)
 
 
+@on_followed_shipment
 async def restore(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     if followed.archived_at is None:
         await _stale(update, t)
@@ -233,38 +259,23 @@ async def restore(update: Update, context: Context, t: Translator, followed: Fol
         t("archived.restored", name=followed.label or followed.shipment.code)
     )
     remaining = await context.services.storage.follows.list_followed(chat.id, archived=True)
-    shown = render.followed_page(t, remaining, 0, archived=True)
+    shown = lists.followed_page(t, remaining, 0, archived=True)
     await _edit_text(_query(update), shown.text, shown.keyboard)
 
 
-# Actions on one shipment this chat follows (`<action>:<shipment id>`).
-SHIPMENT_ACTIONS: dict[str, ShipmentAction] = {
-    "d": show_details,
-    "st": show_details,  # buttons of the first release
-    "rn": ask_for_name,
-    "m": toggle_mute,
-    "rm": ask_to_remove,
-    "rmy": confirm_remove,
-    "rmn": cancel_remove,
-    "rf": refresh,
-    "rt": retrack,
-    "ar": restore,
-}
-# Pages of /list and /archived (`<action>:<page>`).
-PAGE_ACTIONS: dict[str, PageAction] = {"l": show_list_page, "la": show_archived_page}
-
-
-async def _edit_text(query: CallbackQuery, text: str, keyboard: object = None) -> None:
+async def _edit_text(
+    query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None = None
+) -> None:
     try:
-        await query.edit_message_text(text, reply_markup=keyboard)  # type: ignore[arg-type]
+        await query.edit_message_text(text, reply_markup=keyboard)
     except BadRequest as exc:
         # The same page again, or a message too old to edit: nothing to change.
         logger.debug("could not edit message: %s", exc)
 
 
-async def _edit_markup(query: CallbackQuery, keyboard: object) -> None:
+async def _edit_markup(query: CallbackQuery, keyboard: InlineKeyboardMarkup) -> None:
     try:
-        await query.edit_message_reply_markup(keyboard)  # type: ignore[arg-type]
+        await query.edit_message_reply_markup(keyboard)
     except BadRequest as exc:
         logger.debug("could not edit buttons: %s", exc)
 
@@ -287,7 +298,7 @@ async def named_by_reply(update: Update, context: Context) -> None:
     label, truncated = (None, False) if text == CLEAR_LABEL else clean_label(text)
     await context.services.storage.follows.set_label(chat.id, followed.shipment.id, label)
     shipment = followed.shipment
-    answer = t("rename.done", title=render.title(t, shipment.code, label, shipment.courier))
+    answer = t("rename.done", title=shipments.title(t, shipment.code, label, shipment.courier))
     if truncated:
         answer = t("rename.done_truncated", done=answer)
     await reply(update, answer)

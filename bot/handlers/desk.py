@@ -17,13 +17,14 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
-from bot.core.codefile import MAX_IMPORT_BYTES, UnreadableFile, parse_import, shown_text
+from bot.core.codefile import MAX_IMPORT_BYTES, parse_import, shown_text
+from bot.core.textfile import UnreadableFile
 from bot.core.times import parse_clock, rome_clock, utcnow
 from bot.handlers.common import chat_translator, command_argument, may_manage_chat, reply
 from bot.handlers.context import Context
 from bot.texts import reports
+from bot.texts.answers import bulk_summary
 from bot.texts.i18n import Html, Translator
-from bot.texts.render import bulk_summary
 from bot.tracking.tracker import Requester
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Telegram handlers: turn updates into calls to the tracker and storage, and answer.
 
-Every answer is in the chat's language and built by `bot.render` from `locales/`.
+Every answer is in the chat's language and built by `bot.texts` from `locales/`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from telegram import (
 )
 from telegram.constants import ChatAction
 
-from bot.core.codes import ParsedCodes, normalize, parse_message, parse_track_args
+from bot.core.codes import normalize
+from bot.core.message_codes import ParsedCodes, parse_message, parse_track_args
 from bot.handlers.buttons import send_timeline
 from bot.handlers.common import chat_translator, command_argument, may_manage_chat, reply
 from bot.handlers.context import Context
-from bot.texts import render
+from bot.texts import answers, links, lists
 from bot.texts.i18n import Html, Translator
 from bot.tracking.tracker import FollowOutcome, FollowResult, Requester
 
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 async def start(update: Update, context: Context) -> None:
     """Help; or, from a deep link `?start=track_<CODE>`, follow that code."""
     t = await chat_translator(update, context)
-    payload = render.parse_start_payload(context.args[0]) if context.args else None
+    payload = links.parse_start_payload(context.args[0]) if context.args else None
     if payload is None:
         await reply(update, t("help.text"))
         return
@@ -82,7 +83,7 @@ async def follow_parsed(
         await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
         who = Requester(chat.id, user.id if user else None, user.full_name if user else None)
         results = await context.services.tracker.follow(who, parsed.entries)
-    text = render.follow_results(
+    text = answers.follow_results(
         t,
         results,
         parsed.rejected,
@@ -117,7 +118,7 @@ async def remove_command(update: Update, context: Context) -> None:
     storage = context.services.storage
     followed = await storage.follows.get_followed(chat.id, code)
     if followed is None:
-        await reply(update, t("remove.not_followed", code=render.plain_code(code)))
+        await reply(update, t("remove.not_followed", code=links.plain_code(code)))
         return
     added_by_someone_else = followed.added_by is not None and (
         user is None or followed.added_by != user.id
@@ -126,7 +127,7 @@ async def remove_command(update: Update, context: Context) -> None:
         await reply(update, t("remove.admins_only", name=followed.added_by_name or "?"))
         return
     await storage.follows.unfollow(chat.id, code)
-    code_link = render.code_html(code, followed.shipment.courier)
+    code_link = links.code_html(code, followed.shipment.courier)
     await reply(update, t("remove.done", code=code_link))
 
 
@@ -146,7 +147,7 @@ async def _send_list(update: Update, context: Context, *, archived: bool) -> Non
     chat = update.effective_chat
     assert chat is not None
     followed = await context.services.storage.follows.list_followed(chat.id, archived=archived)
-    page = render.followed_page(t, followed, 0, archived=archived)
+    page = lists.followed_page(t, followed, 0, archived=archived)
     await reply(update, page.text, reply_markup=page.keyboard)
 
 
@@ -161,7 +162,7 @@ async def status_command(update: Update, context: Context) -> None:
     code = normalize(argument.split()[0])
     followed = await context.services.storage.follows.get_followed(chat.id, code)
     if followed is None:
-        await reply(update, t("status.not_followed", code=render.plain_code(code)))
+        await reply(update, t("status.not_followed", code=links.plain_code(code)))
         return
     await send_timeline(update, context, t, followed)
 

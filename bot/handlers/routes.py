@@ -19,10 +19,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import desk
+from bot.handlers import buttons, desk
 from bot.handlers.access import access_gate
 from bot.handlers.admin import stats_command
-from bot.handlers.buttons import named_by_reply, on_button
+from bot.handlers.buttons import named_by_reply
 from bot.handlers.errors import error_handler
 from bot.handlers.follow import (
     archived_command,
@@ -36,6 +36,7 @@ from bot.handlers.follow import (
 )
 from bot.handlers.membership import group_migrated, membership_changed
 from bot.handlers.preferences import lang_command, notify_command, quiet_command
+from bot.texts.callbacks import Action, pattern
 from bot.texts.i18n import LANGUAGES, translator
 
 COMMANDS = (
@@ -86,7 +87,24 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     }
     for names, callback in commands.items():
         application.add_handler(CommandHandler(list(names), callback, filters=new))
-    application.add_handler(CallbackQueryHandler(on_button))
+    # Inline buttons: one route per action on the data `bot.texts.callbacks` packs; the
+    # first release's Details buttons carried "st". Whatever matches none is stale (last).
+    button_routes = {
+        (Action.DETAILS, Action.DETAILS_FIRST_RELEASE): buttons.show_details,
+        (Action.REFRESH,): buttons.refresh,
+        (Action.RENAME,): buttons.ask_for_name,
+        (Action.TOGGLE_MUTE,): buttons.toggle_mute,
+        (Action.ASK_TO_REMOVE,): buttons.ask_to_remove,
+        (Action.CONFIRM_REMOVE,): buttons.confirm_remove,
+        (Action.CANCEL_REMOVE,): buttons.cancel_remove,
+        (Action.RETRACK,): buttons.retrack,
+        (Action.RESTORE,): buttons.restore,
+        (Action.LIST_PAGE,): buttons.show_list_page,
+        (Action.ARCHIVED_PAGE,): buttons.show_archived_page,
+    }
+    for actions, on_button in button_routes.items():
+        application.add_handler(CallbackQueryHandler(on_button, pattern=pattern(*actions)))
+    application.add_handler(CallbackQueryHandler(buttons.stale_button))
     application.add_handler(ChatMemberHandler(membership_changed))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, group_migrated))
     reply_to_bot = filters.REPLY & filters.TEXT & ~filters.COMMAND & new & RepliesToBot(bot_id)
@@ -97,7 +115,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     application.add_handler(
         MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text)
     )
-    application.add_error_handler(error_handler)  # type: ignore[arg-type]
+    application.add_error_handler(error_handler)
 
 
 async def set_command_menus(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

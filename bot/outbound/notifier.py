@@ -25,7 +25,8 @@ from bot.outbound.delivery import Delivery
 from bot.outbound.sender import ChatSender
 from bot.storage import Notification, Storage
 from bot.texts.i18n import chat_language, translator
-from bot.texts.render import notification, shipment_keyboard
+from bot.texts.keyboards import shipment_keyboard
+from bot.texts.shipments import notification
 
 logger = logging.getLogger(__name__)
 

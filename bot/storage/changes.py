@@ -91,7 +91,9 @@ class Changes(Repository):
             f"WHERE id IN ({marks}) AND status = 'delivered'",
             list(shipment_ids),
         )
-        await self._count_rechecks(db, [_Stored(row[0], row[1], row[2], row[3], set()) for row in rows])
+        await self._count_rechecks(
+            db, [_Stored(row[0], row[1], row[2], row[3], set()) for row in rows]
+        )
         await write_all(
             db,
             "UPDATE shipments SET last_polled_at=? WHERE id=?",

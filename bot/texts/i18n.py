@@ -11,7 +11,7 @@ import gettext
 import html
 import io
 import logging
-from datetime import datetime
+from datetime import datetime as DateTime  # `Translator.datetime` would shadow the class
 from functools import cache
 from pathlib import Path
 
@@ -98,13 +98,13 @@ class Translator:
         template = self._catalog.ngettext(key, key + ".plural", count)
         return Html(template.format(count=count, **{k: escape(v) for k, v in values.items()}))
 
-    def datetime(self, moment: datetime, *, with_year: bool = False) -> str:
+    def datetime(self, moment: DateTime, *, with_year: bool = False) -> str:
         """A local (Europe/Rome) time; naive values are already local."""
         aware = moment.replace(tzinfo=ROME) if moment.tzinfo is None else moment
         pattern = "d MMM yyyy, HH:mm" if with_year else "d MMM, HH:mm"
         return format_datetime(aware, pattern, tzinfo=ROME, locale=_BABEL_LOCALES[self.language])
 
-    def time(self, moment: datetime) -> str:
+    def time(self, moment: DateTime) -> str:
         """Hours and minutes in Italy."""
         aware = moment.replace(tzinfo=ROME) if moment.tzinfo is None else moment
         return format_datetime(aware, "HH:mm", tzinfo=ROME, locale=_BABEL_LOCALES[self.language])

@@ -1,7 +1,11 @@
 """The tracking desk's reports: the /export CSV, the /summary text and the daily digest.
 
 Pure functions over `storage.DeskRow`s and a given "now", no I/O. Texts are built from
-`locales/` keys like the rest of `bot.render`.
+`locales/` keys like the rest of `bot.texts`.
+
+Two thresholds of days without movement: `attention_after_days` (the STALE_DAYS setting, 7 by
+default) puts a shipment in "needs attention"; `LONG_IDLE_DAYS` (30) words it as stale (🕸)
+rather than only without movement (💤).
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from bot.core.shipments import Status
 from bot.core.times import ROME, parse_iso_utc
 from bot.storage import DeskRow
 from bot.texts.i18n import Html, Translator, escape
-from bot.texts.render import STATUS_EMOJI, fit, local_time, status_emoji, title
+from bot.texts.message import fit
+from bot.texts.shipments import STATUS_EMOJI, local_time, status_emoji, title
 
-STALE_AFTER_DAYS = 30
+LONG_IDLE_DAYS = 30  # idle this long, a shipment is called stale ("summary.stale", 🕸)
 DIGEST_WINDOW = timedelta(hours=24)
-MAX_LISTED = 15  # per list in one message; the rest is counted
-QUIET_EMOJI = "💤"
-STALE_EMOJI = "🕸"
+MAX_LISTED_PER_SECTION = 15  # shipments named per section of one message; the rest is counted
+IDLE_EMOJI = "💤"
+LONG_IDLE_EMOJI = "🕸"
 REFUSED_EMOJI = "🚫"
 # Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -47,7 +52,7 @@ EXPORT_COLUMNS = (
 # --- times ---------------------------------------------------------------------------------
 
 
-def _moment(value: str | None) -> datetime | None:
+def _aware_time(value: str | None) -> datetime | None:
     """A stored time as an aware datetime: UTC ones carry their offset, naive ones are Rome."""
     moment = parse_iso_utc(value)
     if moment is None:
@@ -56,13 +61,13 @@ def _moment(value: str | None) -> datetime | None:
 
 
 def spreadsheet_time(value: str | None) -> str:
-    moment = _moment(value)
+    moment = _aware_time(value)
     return moment.astimezone(ROME).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def last_movement(row: DeskRow) -> datetime | None:
     """The newest event's time, or when the chat added the shipment if it has none."""
-    return _moment(row.latest_event_at) or _moment(row.added_at)
+    return _aware_time(row.latest_event_at) or _aware_time(row.added_at)
 
 
 def idle_days(row: DeskRow, now: datetime) -> int:
@@ -89,29 +94,31 @@ class AttentionItem:
     row: DeskRow
     reason: Reason
     idle_days: int
-    stale: bool  # no movement for STALE_AFTER_DAYS or more
+    long_idle: bool  # no movement for LONG_IDLE_DAYS or more: "stale"
 
 
-def _reason(row: DeskRow, idle: int, stale_days: int) -> Reason | None:
+def _reason(row: DeskRow, idle: int, attention_after_days: int) -> Reason | None:
     if row.refused:
         return Reason.REFUSED
     if row.status in (Reason.EXCEPTION, Reason.UNDELIVERED, Reason.EXPIRED):
         return Reason(row.status)
-    if row.status != Status.DELIVERED and idle >= stale_days:
+    if row.status != Status.DELIVERED and idle >= attention_after_days:
         return Reason.NO_MOVEMENT
     return None
 
 
-def needs_attention(rows: Iterable[DeskRow], now: datetime, stale_days: int) -> list[AttentionItem]:
+def needs_attention(
+    rows: Iterable[DeskRow], now: datetime, attention_after_days: int
+) -> list[AttentionItem]:
     """Exceptions, failed deliveries, refused and expired numbers, and shipments with no
-    movement for `stale_days`; the gravest first, then the longest idle."""
+    movement for `attention_after_days`; the gravest first, then the longest idle."""
     items = []
     for row in rows:
         idle = idle_days(row, now)
-        reason = _reason(row, idle, stale_days)
+        reason = _reason(row, idle, attention_after_days)
         if reason is not None:
-            stale = idle >= STALE_AFTER_DAYS and row.status != Status.DELIVERED
-            items.append(AttentionItem(row, reason, idle, stale))
+            long_idle = idle >= LONG_IDLE_DAYS and row.status != Status.DELIVERED
+            items.append(AttentionItem(row, reason, idle, long_idle))
     items.sort(key=lambda item: (_REASON_ORDER.index(item.reason), -item.idle_days))
     return items
 
@@ -119,7 +126,7 @@ def needs_attention(rows: Iterable[DeskRow], now: datetime, stale_days: int) -> 
 # --- /summary ------------------------------------------------------------------------------
 
 
-def _status_key(row: DeskRow) -> str:
+def _status_or_refused(row: DeskRow) -> str:
     return Reason.REFUSED.value if row.refused else row.status or ""
 
 
@@ -133,7 +140,7 @@ def _status_rank(key: str) -> tuple[int, str]:
 
 
 def status_counts(t: Translator, rows: Sequence[DeskRow]) -> list[Html]:
-    counts = Counter(_status_key(row) for row in rows)
+    counts = Counter(_status_or_refused(row) for row in rows)
     return [
         t(
             "summary.count_line",
@@ -146,44 +153,49 @@ def status_counts(t: Translator, rows: Sequence[DeskRow]) -> list[Html]:
 
 
 def _idle_text(t: Translator, days: int) -> Html:
-    key = "summary.stale" if days >= STALE_AFTER_DAYS else "summary.no_movement"
+    key = "summary.stale" if days >= LONG_IDLE_DAYS else "summary.no_movement"
     return t.plural(key, days)
 
 
-def _attention_line(t: Translator, item: AttentionItem, stale_days: int) -> str:
+def _attention_line(t: Translator, item: AttentionItem, attention_after_days: int) -> str:
     row = item.row
     if item.reason == Reason.NO_MOVEMENT:
-        emoji = STALE_EMOJI if item.stale else QUIET_EMOJI
+        emoji = LONG_IDLE_EMOJI if item.long_idle else IDLE_EMOJI
         why = _idle_text(t, item.idle_days)
     else:
         emoji = REFUSED_EMOJI if item.reason == Reason.REFUSED else status_emoji(item.reason)
         why = _status_name(t, item.reason)
-        if item.idle_days >= stale_days:
+        if item.idle_days >= attention_after_days:
             why = Html(f"{why} · {_idle_text(t, item.idle_days)}")
     return f"{emoji} {title(t, row.code, row.label, row.courier)}\n    {why}"
 
 
-def _listed(t: Translator, lines: Sequence[str]) -> list[str]:
-    shown = list(lines[:MAX_LISTED])
-    if len(lines) > MAX_LISTED:
-        shown.append(t.plural("reports.more", len(lines) - MAX_LISTED))
+def _capped(t: Translator, lines: Sequence[str]) -> list[str]:
+    """The first MAX_LISTED_PER_SECTION lines, then "… and N more"."""
+    shown = list(lines[:MAX_LISTED_PER_SECTION])
+    if len(lines) > MAX_LISTED_PER_SECTION:
+        shown.append(t.plural("reports.more", len(lines) - MAX_LISTED_PER_SECTION))
     return shown
 
 
-def attention_block(t: Translator, items: Sequence[AttentionItem], stale_days: int) -> list[str]:
+def attention_block(
+    t: Translator, items: Sequence[AttentionItem], attention_after_days: int
+) -> list[str]:
     if not items:
         return []
-    lines = [_attention_line(t, item, stale_days) for item in items]
-    return [t("summary.attention_header", count=len(items)), *_listed(t, lines)]
+    lines = [_attention_line(t, item, attention_after_days) for item in items]
+    return [t("summary.attention_header", count=len(items)), *_capped(t, lines)]
 
 
-def summary(t: Translator, rows: Sequence[DeskRow], now: datetime, stale_days: int) -> Html:
+def summary(
+    t: Translator, rows: Sequence[DeskRow], now: datetime, attention_after_days: int
+) -> Html:
     """Counts by status, then what needs attention (archived shipments already left out)."""
     if not rows:
         return t("summary.empty")
-    items = needs_attention(rows, now, stale_days)
-    lines = [t.plural("summary.header", len(rows)), *status_counts(t, rows), ""]
-    lines += attention_block(t, items, stale_days) or [t("summary.all_good")]
+    items = needs_attention(rows, now, attention_after_days)
+    lines: list[str] = [t.plural("summary.header", len(rows)), *status_counts(t, rows), ""]
+    lines += attention_block(t, items, attention_after_days) or [t("summary.all_good")]
     return fit("\n".join(lines), t)
 
 
@@ -196,9 +208,9 @@ def moved_recently(rows: Iterable[DeskRow], now: datetime) -> list[DeskRow]:
     moved = [
         row
         for row in rows
-        if not row.muted and (changed := _moment(row.last_change_at)) and changed >= since
+        if not row.muted and (changed := _aware_time(row.last_change_at)) and changed >= since
     ]
-    return sorted(moved, key=lambda row: _moment(row.last_change_at) or now, reverse=True)
+    return sorted(moved, key=lambda row: _aware_time(row.last_change_at) or now, reverse=True)
 
 
 def _moved_line(t: Translator, row: DeskRow) -> str:
@@ -215,22 +227,24 @@ def _moved_line(t: Translator, row: DeskRow) -> str:
     return "\n".join(lines)
 
 
-def digest(t: Translator, rows: Sequence[DeskRow], now: datetime, stale_days: int) -> Html | None:
+def digest(
+    t: Translator, rows: Sequence[DeskRow], now: datetime, attention_after_days: int
+) -> Html | None:
     """What moved in the last 24 hours and what needs attention; a one-line "all quiet" when
     there is neither; None when the chat follows nothing (no digest at all)."""
     if not rows:
         return None
     moved = moved_recently(rows, now)
-    items = needs_attention(rows, now, stale_days)
-    lines = [t("digest.header")]
+    items = needs_attention(rows, now, attention_after_days)
+    lines: list[str] = [t("digest.header")]
     if not moved and not items:
         lines.append(t.plural("digest.all_quiet", len(rows)))
         return Html("\n".join(lines))
     if moved:
         lines += ["", t("digest.moved_header", count=len(moved))]
-        lines += _listed(t, [_moved_line(t, row) for row in moved])
+        lines += _capped(t, [_moved_line(t, row) for row in moved])
     if items:
-        lines += ["", *attention_block(t, items, stale_days)]
+        lines += ["", *attention_block(t, items, attention_after_days)]
     return fit("\n".join(lines), t)
 
 
@@ -242,7 +256,8 @@ def neutralise(value: str) -> str:
     return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
 
 
-def _plain(text: Html) -> str:
+def _plain_text(text: Html) -> str:
+    """Telegram HTML without its escapes, for a spreadsheet cell."""
     return html.unescape(str(text))
 
 
@@ -257,7 +272,7 @@ def _export_cells(t: Translator, row: DeskRow) -> list[str]:
         row.code,
         row.label or "",
         row.courier,
-        _plain(_status_name(t, _status_key(row))),
+        _plain_text(_status_name(t, _status_or_refused(row))),
         row.substatus or "",
         _last_event(row),
         event_time,
@@ -275,7 +290,7 @@ def export_csv(t: Translator, rows: Sequence[DeskRow]) -> bytes:
     buffer = io.StringIO()
     # Excel set to Italian splits CSV files on ";" (the comma is the decimal separator).
     writer = csv.writer(buffer, delimiter=";" if t.language == "it" else ",")
-    writer.writerow([_plain(t(f"export.column.{name}")) for name in EXPORT_COLUMNS])
+    writer.writerow([_plain_text(t(f"export.column.{name}")) for name in EXPORT_COLUMNS])
     for row in rows:
         writer.writerow([neutralise(cell) for cell in _export_cells(t, row)])
     return buffer.getvalue().encode("utf-8-sig")

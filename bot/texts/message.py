@@ -1,0 +1,23 @@
+"""One Telegram message: lines joined into a text, and a long text cut to fit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.texts.i18n import Html, Translator
+
+MAX_MESSAGE_LENGTH = 4096  # Telegram's limit on one message's text
+
+
+def join_lines(lines: Iterable[str | None]) -> Html:
+    """The lines of a text (each already safe HTML), skipping the missing ones."""
+    return Html("\n".join(line for line in lines if line is not None))
+
+
+def fit(text: str, t: Translator) -> Html:
+    """Cut a long text at a line boundary so it fits one Telegram message."""
+    if len(text) <= MAX_MESSAGE_LENGTH:
+        return Html(text)
+    more = str(t("common.truncated"))
+    cut = text[: MAX_MESSAGE_LENGTH - len(more) - 1].rsplit("\n", 1)[0]
+    return Html(f"{cut}\n{more}")
