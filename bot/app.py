@@ -23,6 +23,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.carrier import TrackingMoreClient
 from bot.config import Settings
 from bot.core.access import AccessPolicy
+from bot.core.couriers import CourierBook
 from bot.core.times import today
 from bot.handlers.context import SERVICES_KEY, Context, Services
 from bot.handlers.routes import register_handlers, set_command_menus
@@ -41,7 +42,9 @@ from bot.outbound.digest import DIGEST_CHECK_SECONDS, Digests
 from bot.outbound.notifier import Notifier
 from bot.outbound.sender import ChatSender
 from bot.storage import SCHEMA_VERSION, Storage
+from bot.texts.couriers import use_courier_book
 from bot.texts.links import set_bot_username
+from bot.tracking.couriers import CourierDirectory
 from bot.tracking.poller import Poller
 from bot.tracking.pushes import PushedChanges
 from bot.tracking.recorder import ChangeRecorder
@@ -206,11 +209,16 @@ class Postino:
         async def digests(_context: object) -> None:
             await services.digests.send_due()
 
+        async def courier_list(_context: object) -> None:
+            await services.couriers.refresh()
+
         interval = self.settings.poll_interval_seconds
         jobs.run_repeating(poll, interval=interval, first=1.0, name="poll", job_kwargs=_SINGLE_RUN)
         jobs.run_repeating(
             digests, interval=DIGEST_CHECK_SECONDS, first=1.0, name="digest", job_kwargs=_SINGLE_RUN
         )
+        # Hourly: a fetched list is kept a day, a failed fetch is tried again after an hour.
+        jobs.run_repeating(courier_list, interval=3600, first=0, name="couriers")
         jobs.run_repeating(
             self.heartbeat.save_job, interval=HEARTBEAT_INTERVAL_SECONDS, first=0, name="heartbeat"
         )
@@ -251,11 +259,15 @@ async def open_bot(settings: Settings) -> Postino:
         registrar,
         archive_after=timedelta(days=settings.archive_after_days),
     )
+    book = CourierBook()
+    use_courier_book(book)
+    couriers = CourierDirectory(carrier, book)
     tracker = Tracker(
         storage,
         carrier,
         recorder,
         registrar,
+        couriers,
         max_shipments_per_chat=settings.max_shipments_per_chat,
         registration_timeout=settings.carrier_timeout_seconds * 2,
     )
@@ -276,7 +288,9 @@ async def open_bot(settings: Settings) -> Postino:
         allowed_chat_ids=settings.allowed_chat_ids,
         admin_user_ids=settings.admin_user_ids,
     )
-    services = Services(settings, storage, carrier, tracker, poller, notifier, access, digests)
+    services = Services(
+        settings, storage, carrier, tracker, poller, notifier, access, digests, couriers
+    )
     application.bot_data[SERVICES_KEY] = services
 
     async def scrape() -> ScrapeInputs:

@@ -34,6 +34,7 @@ NO_TELEGRAM = ("core", "storage", "carrier", "tracking")
 # The classes whose instances make up the running bot: built in bot/app.py only.
 SERVICES = {
     "ChangeRecorder",
+    "CourierDirectory",
     "ChatSender",
     "AdminAlerts",
     "Digests",

@@ -41,9 +41,11 @@ from bot.carrier.parser import (
     BatchCreateResult,
     Fetched,
     parse_batch_result,
+    parse_couriers,
     parse_tracking,
     tracking_signature,
 )
+from bot.core.couriers import Courier
 from bot.core.shipments import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -173,6 +175,10 @@ class TrackingMoreClient:
 
     async def retrack(self, carrier_id: str) -> None:
         await self._call("retrack", "POST", f"trackings/retrack/{carrier_id}")
+
+    async def couriers(self) -> list[Courier]:
+        """Every courier TrackingMore knows, with the name people call it by."""
+        return parse_couriers(await self._call("couriers", "GET", "couriers/all"))
 
     async def _call(self, endpoint: str, method: str, path: str, **kwargs: Any) -> Any:
         # A batch create registers like `create` does, and counts against the same limit.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.carrier.errors import EXISTS_CODES, CarrierBadResponse, CarrierError, CarrierInvalidInput
+from bot.core.couriers import Courier
 from bot.core.shipments import Checkpoint, Snapshot, merge_checkpoints, note_status
 from bot.core.times import parse_carrier_time
 
@@ -149,3 +150,16 @@ def _dicts(items: Any) -> list[Mapping[str, Any]]:
 
 def _text(value: Any) -> str:
     return " ".join(str(value).split()) if value is not None else ""
+
+
+def parse_couriers(data: Any) -> list[Courier]:
+    """`GET /couriers/all`: a list of `{courier_code, courier_name, …}`; entries without both
+    are skipped, and an answer that is not a list is a bad response."""
+    if not isinstance(data, list):
+        raise CarrierBadResponse("the courier list is not a list")
+    couriers = []
+    for entry in _dicts(data):
+        code, name = entry.get("courier_code"), entry.get("courier_name")
+        if isinstance(code, str) and isinstance(name, str) and code.strip() and name.strip():
+            couriers.append(Courier(code.strip().lower(), " ".join(name.split())))
+    return couriers

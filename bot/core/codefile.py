@@ -136,6 +136,7 @@ _HEADER_NAMES = {
     "courier": {"courier", "corriere", "courier_code", "codice_corriere", "carrier", "vettore"},
 }
 _HEADER_SEPARATORS_RE = re.compile(r"[\s\-.]+")
+_WORD_GAPS_RE = re.compile(r"[\s_]+")
 
 
 # --- header --------------------------------------------------------------------------------
@@ -199,11 +200,14 @@ def _read_columns(cells: Sequence[str], columns: Columns, row: int) -> Entry | R
     if not isinstance(entry, Entry):
         return entry
     courier = entry.courier
+    # A courier column may hold the name people know ("Poste Italiane", "BRT"): written
+    # with dashes it has a code's shape, and the courier list resolves it when followed.
     raw_courier = _cell(cells, columns.courier).strip()
     if raw_courier:
-        if not is_valid_courier(raw_courier):
+        as_code = _WORD_GAPS_RE.sub("-", raw_courier)
+        if not is_valid_courier(as_code):
             return RejectedRow(row, shown_text(raw_courier), RowRefusal.BAD_COURIER)
-        courier = normalize_courier(raw_courier)
+        courier = normalize_courier(as_code)
     # Text after the code in its own cell is kept too: nothing the user wrote is lost.
     label_text = " ".join(
         part for part in (entry.label, _NEUTRALISED_RE.sub("", _cell(cells, columns.label))) if part

@@ -1,5 +1,6 @@
 """Reading tracking codes out of what a person writes: a code at the start of each line,
-written whole or in groups, with bullets before it and a label and `courier=` after it.
+written whole or in groups, with bullets before it and a label and `courier=` (or
+`corriere=`) after it.
 
 Pure functions, standard library only. Linear in the size of the text, so any message can
 be fed to it; at most `max_codes` are taken and the rest only counted.
@@ -158,7 +159,8 @@ def _read_line_code(line: str) -> tuple[_CodeReading | None, int]:
 
 # --- turning a line into an entry ----------------------------------------------------------
 
-_COURIER_OPTION_RE = re.compile(r"(?<!\S)courier=(\S*)", re.IGNORECASE)
+# `courier=SDA`, or in Italian `corriere=BRT`: a courier's code or the name people know.
+_COURIER_OPTION_RE = re.compile(r"(?<!\S)(?:courier|corriere)=(\S*)", re.IGNORECASE)
 _LABEL_LEAD_RE = re.compile(rf"^[\s{DASHES}:;,|]+")
 MIN_ATTEMPT_LENGTH = 8
 MIN_ATTEMPT_DIGITS = 3

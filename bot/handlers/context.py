@@ -15,6 +15,7 @@ from bot.core.access import AccessPolicy
 from bot.outbound.digest import Digests
 from bot.outbound.notifier import Notifier
 from bot.storage import Storage
+from bot.tracking.couriers import CourierDirectory
 from bot.tracking.poller import Poller
 from bot.tracking.tracker import Tracker
 
@@ -31,6 +32,7 @@ class Services:
     notifier: Notifier
     access: AccessPolicy
     digests: Digests
+    couriers: CourierDirectory
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.carrier import (
@@ -22,6 +22,7 @@ from bot.carrier import (
 )
 from bot.core.codes import Entry
 from bot.storage import Shipment, Storage
+from bot.tracking.couriers import CourierDirectory
 from bot.tracking.recorder import ChangeRecorder
 from bot.tracking.registrar import Registrar
 
@@ -57,6 +58,7 @@ class Tracker:
         carrier: TrackingMoreClient,
         recorder: ChangeRecorder,
         registrar: Registrar,
+        couriers: CourierDirectory,
         *,
         max_shipments_per_chat: int,
         registration_timeout: float,
@@ -67,10 +69,14 @@ class Tracker:
         # Shared with the poller (bot.app wires the same one): a number two askers want
         # registered is sent once, and batch calls are filled across chats.
         self._registrar = registrar
+        self._couriers = couriers
         self._max_per_chat = max_shipments_per_chat
         self._timeout = registration_timeout
 
     async def follow(self, who: Requester, entries: Sequence[Entry]) -> list[FollowResult]:
+        """Follow these entries for a chat; a courier written as a name ("SDA") is followed
+        by its code."""
+        entries = [self._with_courier_code(entry) for entry in entries]
         room = self._max_per_chat - await self._storage.follows.count_followed(who.chat_id)
         results: list[FollowResult] = []
         to_register: dict[tuple[str, str], Shipment] = {}
@@ -99,6 +105,10 @@ class Tracker:
             await self._settle(who.chat_id, result, registered.refused, registered.unreachable)
             for result in results
         ]
+
+    def _with_courier_code(self, entry: Entry) -> Entry:
+        code = self._couriers.resolve(entry.courier)
+        return entry if code == entry.courier else replace(entry, courier=code)
 
     async def refresh(self, shipment: Shipment) -> bool:
         """Ask TrackingMore about one shipment now; True when something changed.
