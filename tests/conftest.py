@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
-from harness import BotProcess
+from harness import BotProcess, RunningBot
 
 BotFactory = Callable[..., BotProcess]
 
@@ -16,6 +17,10 @@ BotFactory = Callable[..., BotProcess]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "e2e: end-to-end test running the real bot against the fake servers"
+    )
+    config.addinivalue_line(
+        "markers",
+        "in_process: bot_factory runs the bot inside the test process (no process needed)",
     )
 
 
@@ -48,29 +53,48 @@ def bot_env(tmp_path: Path, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore) ->
 
 @pytest.fixture
 def bot_factory(
-    bot_env: dict[str, str], tmp_path: Path, fake_tg: FakeTelegram
+    request: pytest.FixtureRequest,
+    bot_env: dict[str, str],
+    tmp_path: Path,
+    fake_tg: FakeTelegram,
 ) -> Iterator[BotFactory]:
-    """``start(**env_overrides)`` starts a bot and waits until it polls.
+    """``start(**env_overrides)`` starts a bot (``python -m bot``) and waits until it polls.
 
+    Tests marked ``in_process`` get the same bot run inside the test process instead
+    (:class:`inprocess.InProcessBot`, same interface).
     At teardown every bot is stopped and no log may contain the token or the API key.
     """
-    started: list[BotProcess] = []
+    if request.node.get_closest_marker("in_process") is None:
+        yield from _bots(BotProcess, bot_env, tmp_path, fake_tg)
+        return
+    from inprocess import InProcessBot
 
-    def start(**overrides: str) -> BotProcess:
+    yield from _bots(InProcessBot, bot_env, tmp_path, fake_tg)
+
+
+def _bots(
+    kind: Callable[[dict[str, str], Path, str], RunningBot],
+    bot_env: dict[str, str],
+    tmp_path: Path,
+    fake_tg: FakeTelegram,
+) -> Iterator[BotFactory]:
+    started: list[Any] = []
+
+    def start(**overrides: str) -> Any:
         name = "bot" if not started else f"bot-{len(started) + 1}"
-        process = BotProcess({**bot_env, **overrides}, tmp_path, name)
-        started.append(process)
-        process.start()
-        process.wait_ready(fake_tg)
-        return process
+        bot = kind({**bot_env, **overrides}, tmp_path, name)
+        started.append(bot)
+        bot.start()
+        bot.wait_ready(fake_tg)
+        return bot
 
     yield start
-    stop_errors = [error for process in started if (error := _stop(process))]
+    stop_errors = [error for bot in started if (error := _stop(bot))]
     _assert_no_secrets(started)
     assert not stop_errors, "\n".join(stop_errors)
 
 
-def _stop(process: BotProcess) -> str | None:
+def _stop(process: Any) -> str | None:
     if not process.alive:
         return None
     try:
@@ -80,13 +104,13 @@ def _stop(process: BotProcess) -> str | None:
     return None
 
 
-def _secrets(process: BotProcess) -> set[str]:
+def _secrets(process: RunningBot) -> set[str]:
     token = process.env.get("TELEGRAM_BOT_TOKEN", "")
     candidates = {token, token.partition(":")[2], process.env.get("TRACKINGMORE_API_KEY", "")}
     return {secret for secret in candidates if len(secret) >= 8}
 
 
-def _assert_no_secrets(processes: list[BotProcess]) -> None:
+def _assert_no_secrets(processes: list[Any]) -> None:
     leaks = [
         f"{process.log_path}:{number}: {line}"
         for process in processes

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOG_TAIL_LINES = 60
 _READY_POLL_SECONDS = 0.05
+# After the bot demonstrably did the work that would produce a message (a poll cycle stored
+# the change, a handler took the update), how long its sender may take to send it: it sends
+# within milliseconds, so this only covers a loaded machine.
+SEND_SETTLE_SECONDS = 0.3
+HANDLER_SETTLE_SECONDS = 0.5
 
 
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -46,7 +51,82 @@ def run_cli(
     )
 
 
-class BotProcess:
+def settle_updates(fake_tg: FakeTelegram) -> None:
+    """The bot took every injected update, and its handlers had the time to answer them."""
+    fake_tg.wait_for_updates_taken()
+    time.sleep(HANDLER_SETTLE_SECONDS)
+
+
+class RunningBot:
+    """What tests observe of a running bot, in a process or in this one: its log file and
+    its heartbeat file (next to the database)."""
+
+    env: dict[str, str]
+    name: str
+    log_path: Path
+
+    @property
+    def alive(self) -> bool:
+        raise NotImplementedError
+
+    def log_text(self) -> str:
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        tail = self.log_text().splitlines()[-lines:]
+        return f"--- last {len(tail)} lines of {self.log_path} ---\n" + "\n".join(tail)
+
+    def last_poll_cycle(self) -> float | None:
+        """Unix time the last completed poll cycle ended, from the bot's heartbeat file."""
+        from bot.ops.health import heartbeat_path, read_heartbeat
+
+        record = read_heartbeat(heartbeat_path(Path(self.env["DATABASE_PATH"])))
+        return None if record is None else record.poll_cycle_at
+
+    def wait_poll_cycles(self, count: int = 2, timeout: float = 15) -> None:
+        """Wait until ``count`` more poll cycles have completed, each ending after the
+        previous one: with ``count >= 2`` at least one whole cycle started after this call.
+
+        Read from the heartbeat file the bot writes at the end of every completed cycle
+        (cycles skipped while rate limited do not count)."""
+        moment = time.time()
+        deadline = time.monotonic() + timeout
+        for done in range(count):
+            while (ended := self.last_poll_cycle()) is None or ended <= moment:
+                if not self.alive:
+                    raise AssertionError(f"{self.name} exited\n{self.log_tail()}")
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"{self.name} completed {done} of {count} poll cycles in {timeout}s\n"
+                        f"{self.log_tail()}"
+                    )
+                time.sleep(_READY_POLL_SECONDS)
+            moment = ended
+
+    def settle_after_poll_cycles(self, count: int = 2, timeout: float = 15) -> None:
+        """``count`` more poll cycles, then the few milliseconds the sender needs: whatever
+        those cycles would have made the bot send has been sent."""
+        self.wait_poll_cycles(count, timeout)
+        time.sleep(SEND_SETTLE_SECONDS)
+
+    def log_count(self, fragment: str) -> int:
+        return self.log_text().count(fragment)
+
+    def wait_for_log(self, fragment: str, count: int = 1, timeout: float = 15) -> None:
+        """Wait until ``fragment`` occurs ``count`` times in the log."""
+        deadline = time.monotonic() + timeout
+        while self.log_count(fragment) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{fragment!r} not {count} times in the log within {timeout}s\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(_READY_POLL_SECONDS)
+
+
+class BotProcess(RunningBot):
     """One ``python -m bot`` process; stdout and stderr go to ``workdir/{name}.log``."""
 
     def __init__(self, env: Mapping[str, str], workdir: Path, name: str = "bot") -> None:
@@ -129,15 +209,6 @@ class BotProcess:
         """Graceful stop then start; call :meth:`wait_ready` afterwards."""
         self.stop()
         self.start()
-
-    def log_text(self) -> str:
-        if not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        tail = self.log_text().splitlines()[-lines:]
-        return f"--- last {len(tail)} lines of {self.log_path} ---\n" + "\n".join(tail)
 
     def _require_proc(self) -> subprocess.Popen[bytes]:
         if self._proc is None:

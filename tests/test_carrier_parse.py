@@ -1,14 +1,15 @@
-"""The TrackingMore parser on the public sample payloads (tests/samples/trackingmore)."""
+"""The TrackingMore parser on the public sample payloads (../shared/samples/trackingmore)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from shared_data import trackingmore_sample
 
 from bot.carrier import (
     CarrierAlreadyExists,
@@ -20,18 +21,26 @@ from bot.carrier import (
     CarrierQuotaError,
     CarrierRateLimited,
     CarrierUnavailable,
-    _parse_batch_result,
-    _unwrap,
     parse_tracking,
 )
+from bot.carrier.client import _unwrap
+from bot.carrier.parser import parse_batch_result
 from bot.core.shipments import Checkpoint, diff
 from bot.core.times import ROME, parse_carrier_time
 
-SAMPLES = Path(__file__).parent / "samples" / "trackingmore"
-
 
 def sample(name: str) -> Any:
-    return json.loads((SAMPLES / name).read_text())
+    return trackingmore_sample(name)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A sample named in a parametrisation, read when the test runs (it may be missing)."""
+
+    name: str
+
+    def load(self) -> Any:
+        return sample(self.name)
 
 
 def test_delivered_wrapper_sample_reads_status_and_track_info() -> None:
@@ -177,7 +186,7 @@ def test_diff_reports_status_change_and_new_checkpoints_only() -> None:
 
 def test_batch_create_fixture() -> None:
     data = sample("v4_batch_create_response_testfixture.json")["data"]
-    result = _parse_batch_result(data, [("usps", "A"), ("usps", "b")])
+    result = parse_batch_result(data, [("usps", "A"), ("usps", "b")])
     assert [(s.courier, s.code) for s in result.registered] == [("usps", "A")]
     assert result.already_registered == [("usps", "b")]
     assert result.refused == []
@@ -191,8 +200,8 @@ def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> 
 @pytest.mark.parametrize(
     ("status", "body", "error"),
     [
-        (401, sample("v4_error_401_testfixture.json"), CarrierAuthError),
-        (200, sample("v4_error_4190_quota_testfixture.json"), CarrierQuotaError),
+        (401, Sample("v4_error_401_testfixture.json"), CarrierAuthError),
+        (200, Sample("v4_error_4190_quota_testfixture.json"), CarrierQuotaError),
         (200, {"meta": {"code": 4001, "message": "Invalid API key"}}, CarrierAuthError),
         (200, {"meta": {"code": 4002, "message": "deleted"}}, CarrierAuthError),
         (200, {"meta": {"code": 402, "message": "pay"}}, CarrierQuotaError),
@@ -214,6 +223,8 @@ def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> 
     ],
 )
 def test_envelope_codes_map_to_typed_errors(status: int, body: Any, error: type) -> None:
+    if isinstance(body, Sample):
+        body = body.load()
     with pytest.raises(error) as raised:
         _unwrap(_response(status, body))
     assert type(raised.value) is error

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 from conftest import BotFactory
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
+from harness import settle_updates
 
-pytestmark = pytest.mark.e2e
+# Handlers' answers: the bot runs in the test process (see tests/inprocess.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.in_process]
 
 CODE = "RR123456785IT"
 OWNER, STRANGER, ADMIN = 1001, 6666, 777
@@ -38,7 +39,7 @@ def test_strangers_get_one_refusal_and_nothing_is_stored_or_spent(
     assert "private" in fake_tg.wait_for_messages(OTHER_GROUP, 1)[0]["text"]
     callback = fake_tg.press_button(STRANGER, 1, "st:1")
     fake_tg.wait_until(lambda f: f.callback_answers(callback), what="refused callback")
-    time.sleep(1.5)
+    settle_updates(fake_tg)
     assert len(fake_tg.texts(STRANGER)) == 1  # one refusal, then silence
     assert fake_tm.requests == []
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 from conftest import BotFactory
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
+from harness import settle_updates
 from parcels import s10
 
-pytestmark = pytest.mark.e2e
+# Handlers' answers: the bot runs in the test process (see tests/inprocess.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.in_process]
 
 CHAT, GROUP, CHANNEL = 1001, -2001, -1003001
 CODE = "RR123456785IT"
@@ -116,7 +117,7 @@ def test_edits_channels_and_stickers(
     assert "found no tracking code" in fake_tg.wait_for_messages(CHAT, 1)[0]["text"]
     fake_tg.send_sticker(CHAT, language_code="en")
     assert "found no tracking code" in fake_tg.wait_for_messages(CHAT, 2)[1]["text"]
-    time.sleep(1.5)
+    settle_updates(fake_tg)
     assert fake_tg.texts(CHANNEL) == [] and fake_tg.texts(GROUP) == []
     assert len(fake_tg.texts(CHAT)) == 2
     assert fake_tm.count("create") == 0

@@ -8,8 +8,10 @@ import pytest
 from conftest import BotFactory
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
+from harness import SEND_SETTLE_SECONDS
 
-pytestmark = pytest.mark.e2e
+# No process needed: the bot runs in the test process (see tests/inprocess.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.in_process]
 
 CODE = "RR123456785IT"
 CHAT, ADMIN = 1001, 777
@@ -19,6 +21,10 @@ def follow(fake_tg: FakeTelegram, fake_tm: FakeTrackingMore) -> None:
     fake_tm.script(CODE, status="pending")
     fake_tg.send_text(CHAT, CODE, language_code="en")
     assert "Now following" in fake_tg.wait_for_messages(CHAT, 1)[0]["text"]
+
+
+def get_statuses(fake_tm: FakeTrackingMore) -> list[int | None]:
+    return [r["status"] for r in fake_tm.requests if r["endpoint"] == "get"]
 
 
 def get_count_after(fake_tm: FakeTrackingMore, moment: float) -> int:
@@ -42,7 +48,7 @@ def test_fault_on_get_is_survived_and_changes_arrive_later(
     # Both checkpoints that happened during the outage are told, in one message.
     assert "<b>Out for delivery</b>" in message["text"]
     assert "In transito" in message["text"] and "In consegna" in message["text"]
-    time.sleep(2)
+    bot.settle_after_poll_cycles(2)
     assert len(fake_tg.texts(CHAT)) == 2
     assert bot.alive
     assert fake_tm.count("create") == 1  # nothing was registered twice
@@ -55,7 +61,7 @@ def test_connection_refused_is_survived(
     follow(fake_tg, fake_tm)
     fake_tm.go_offline()
     fake_tm.move(CODE, "transit", "In transito", "BOLOGNA", time="2026-11-20 09:30:00")
-    time.sleep(3)
+    bot.settle_after_poll_cycles(2)  # cycles that failed to connect
     assert bot.alive and len(fake_tg.texts(CHAT)) == 1
     assert "ConnectError" in bot.log_text() or "Connect" in bot.log_text()
     fake_tm.go_online()
@@ -65,7 +71,7 @@ def test_connection_refused_is_survived(
 def test_rate_limit_pauses_polling_without_a_storm(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
-    bot_factory()
+    bot = bot_factory()
     follow(fake_tg, fake_tm)
     fake_tm.wait_for_requests("get", 1)
     fake_tm.fail_next("http429", times=1, endpoint="get")  # with Retry-After: 1
@@ -73,15 +79,13 @@ def test_rate_limit_pauses_polling_without_a_storm(
     fake_tm.move(CODE, "transit", "In transito", "BOLOGNA", time="2026-11-20 09:30:00")
     # Two 429s in a row: after the second (no Retry-After) the bot waits the default
     # 60 s, i.e. no further request in the next few 1-second cycles.
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        statuses = [r["status"] for r in fake_tm.requests if r["endpoint"] == "get"]
-        if statuses.count(429) >= 2:
-            break
-        time.sleep(0.2)
-    assert statuses.count(429) == 2
+    fake_tm.wait_until(lambda f: get_statuses(f).count(429) >= 2, what="two 429s")
+    assert get_statuses(fake_tm).count(429) == 2
     second_429 = max(r["time"] for r in fake_tm.requests if r["status"] == 429)
-    time.sleep(4)
+    # Three more 1-second cycles that skip polling because of the pause.
+    paused = "polling paused for"
+    bot.wait_for_log(paused, bot.log_count(paused) + 3)
+    time.sleep(SEND_SETTLE_SECONDS)
     assert get_count_after(fake_tm, second_429 + 0.01) == 0
     assert len(fake_tg.texts(CHAT)) == 1
 
@@ -89,7 +93,7 @@ def test_rate_limit_pauses_polling_without_a_storm(
 def test_auth_failure_alerts_admin_once_and_recovers(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
-    bot_factory(ADMIN_USER_IDS=str(ADMIN), CARRIER_DOWN_ALERT_CYCLES="2")
+    bot = bot_factory(ADMIN_USER_IDS=str(ADMIN), CARRIER_DOWN_ALERT_CYCLES="2")
     fake_tg.send_text(ADMIN, "/start", language_code="en")
     fake_tg.wait_for_messages(ADMIN, 1)
     follow(fake_tg, fake_tm)
@@ -99,7 +103,7 @@ def test_auth_failure_alerts_admin_once_and_recovers(
     alert = fake_tg.wait_for_messages(ADMIN, 2, timeout=10)[1]["text"]
     assert "TrackingMore refused the API key" in alert
     requests_during = len(fake_tm.requests)
-    time.sleep(3)  # several cycles: one request each at most, and no repeated alert
+    bot.settle_after_poll_cycles(3)  # several cycles: one request each at most, no new alert
     assert len(fake_tg.texts(ADMIN)) == 2
     assert len(fake_tm.requests) - requests_during <= 4
     assert len(fake_tg.texts(CHAT)) == 1
@@ -125,14 +129,14 @@ def test_quota_exhausted_alerts_admin_in_their_language(
 def test_carrier_down_for_n_cycles_alerts_once(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
-    bot_factory(ADMIN_USER_IDS=str(ADMIN), CARRIER_DOWN_ALERT_CYCLES="3")
+    bot = bot_factory(ADMIN_USER_IDS=str(ADMIN), CARRIER_DOWN_ALERT_CYCLES="3")
     fake_tg.send_text(ADMIN, "/start", language_code="en")
     fake_tg.wait_for_messages(ADMIN, 1)
     follow(fake_tg, fake_tm)
     fake_tm.set_down(True)
     alert = fake_tg.wait_for_messages(ADMIN, 2, timeout=15)[1]["text"]
     assert "unreachable for 3 poll cycles" in alert
-    time.sleep(2)
+    bot.settle_after_poll_cycles(2)
     assert len(fake_tg.texts(ADMIN)) == 2
     fake_tm.set_down(False)
     assert "works again" in fake_tg.wait_for_messages(ADMIN, 3, timeout=10)[2]["text"]

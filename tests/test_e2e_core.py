@@ -7,12 +7,11 @@ per change, in its language, while TrackingMore sees one registration and batche
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from conftest import BotFactory
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
+from harness import BotProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -39,9 +38,11 @@ def next_text(fake_tg: FakeTelegram, chat_id: int, seen: int, timeout: float = 1
     return fake_tg.wait_for_messages(chat_id, seen + 1, timeout)[seen]["text"]
 
 
-def assert_quiet(fake_tg: FakeTelegram, counts: dict[int, int], seconds: float) -> None:
-    """No chat receives anything more for a while (several poll cycles)."""
-    time.sleep(seconds)
+def assert_quiet(
+    bot: BotProcess, fake_tg: FakeTelegram, counts: dict[int, int], cycles: int = 2
+) -> None:
+    """No chat receives anything more during the next poll cycles."""
+    bot.settle_after_poll_cycles(cycles)
     assert {chat: len(texts(fake_tg, chat)) for chat in counts} == counts
 
 
@@ -49,7 +50,7 @@ def test_three_chats_follow_one_parcel_through_delivery(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
     fake_tm.script(CODE, status="pending")
-    bot_factory()
+    bot = bot_factory()
 
     fake_tg.send_text(IT_CHAT, "/start", language_code="it-IT")
     assert next_text(fake_tg, IT_CHAT, 0).startswith("👋 <b>Ciao, sono postino!</b>")
@@ -125,14 +126,14 @@ def test_three_chats_follow_one_parcel_through_delivery(
         for chat, text in expected.items():
             assert next_text(fake_tg, chat, seen[chat]) == text
             seen[chat] += 1
-        assert_quiet(fake_tg, seen, 1.5)
+        assert_quiet(bot, fake_tg, seen)
 
     assert fake_tm.count("create") == 1
     gets = [r for r in fake_tm.requests if r["endpoint"] == "get"]
     assert gets and all(r["numbers"] == [CODE] for r in gets)  # one shared request per cycle
     # Delivered is terminal and everyone was told: polling stops.
     polls_after_delivery = fake_tm.count("get")
-    assert_quiet(fake_tg, seen, 3)
+    assert_quiet(bot, fake_tg, seen, cycles=3)
     assert fake_tm.count("get") == polls_after_delivery
 
 
@@ -153,10 +154,11 @@ def test_restart_between_changes_repeats_nothing_and_loses_nothing(
     bot.wait_ready(fake_tg)
 
     assert "In consegna" in next_text(fake_tg, IT_CHAT, 2)
-    assert_quiet(fake_tg, {IT_CHAT: 3}, 3)
+    assert_quiet(bot, fake_tg, {IT_CHAT: 3}, cycles=3)
     assert fake_tm.count("create") == 1
 
 
+@pytest.mark.in_process
 def test_several_codes_labels_refusals_and_courier_override(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
@@ -186,6 +188,7 @@ def test_several_codes_labels_refusals_and_courier_override(
     assert "found no tracking code" in next_text(fake_tg, EN_CHAT, 1)
 
 
+@pytest.mark.in_process
 def test_list_status_button_remove_and_language(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
@@ -206,7 +209,7 @@ def test_list_status_button_remove_and_language(
             },
         ],
     )
-    bot_factory()
+    bot = bot_factory()
     fake_tg.send_text(IT_CHAT, f"{CODE} Scarpe", language_code="it")
     assert next_text(fake_tg, IT_CHAT, 0).endswith("🚚 In transito")
 
@@ -252,10 +255,11 @@ def test_list_status_button_remove_and_language(
 
     # Nobody follows it any more: it is no longer polled.
     polls = fake_tm.count("get")
-    time.sleep(2.5)
+    bot.wait_poll_cycles(2)
     assert fake_tm.count("get") == polls
 
 
+@pytest.mark.in_process
 def test_usage_answers_for_commands_without_arguments(
     bot_factory: BotFactory, fake_tg: FakeTelegram
 ) -> None:
@@ -272,6 +276,7 @@ def test_usage_answers_for_commands_without_arguments(
         assert fragment in next_text(fake_tg, EN_CHAT, count)
 
 
+@pytest.mark.in_process
 def test_menus_are_set_in_both_languages(bot_factory: BotFactory, fake_tg: FakeTelegram) -> None:
     bot_factory()
     menus = {entry["language_code"]: entry["commands"] for entry in fake_tg.commands()}

@@ -27,9 +27,9 @@ async def _seed(path: Path) -> None:
     """200 private chats following one registered shipment, as if added over time."""
     storage = await Storage.open(path)
     for chat_id in range(FIRST_CHAT, FIRST_CHAT + FOLLOWERS):
-        await storage.touch_chat(chat_id, "private", None, "en")
-        await storage.follow(chat_id, POSTE, CODE, None, chat_id, "user")
-    await storage.ingest([Snapshot(POSTE, CODE, "pending")], notify=False)
+        await storage.chats.touch_chat(chat_id, "private", None, "en")
+        await storage.follows.follow(chat_id, POSTE, CODE, None, chat_id, "user")
+    await storage.changes.ingest([Snapshot(POSTE, CODE, "pending")], notify=False)
     await storage.close()
 
 

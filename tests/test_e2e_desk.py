@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,11 +66,12 @@ def db(bot_env: dict[str, str]) -> sqlite3.Connection:
     return sqlite3.connect(Path(bot_env["DATABASE_PATH"]))
 
 
+@pytest.mark.in_process
 def test_notification_buttons_mute_rename_and_remove(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
     fake_tm.script(CODE, status="pending")
-    bot_factory()
+    bot = bot_factory()
     send(fake_tg, ALICE, CODE)
     send(fake_tg, BOB, CODE)
     move(fake_tm, "transit", "In transito", "2026-11-20 09:30:00")
@@ -91,7 +91,7 @@ def test_notification_buttons_mute_rename_and_remove(
     assert "🔔 Unmute" in str(edited)
     move(fake_tm, "pickup", "In consegna", "2026-11-21 08:05:00")
     fake_tg.wait_for_messages(BOB, 3)
-    time.sleep(1.5)
+    bot.settle_after_poll_cycles(2)
     assert len(fake_tg.texts(ALICE)) == 2
 
     # Rename through the button: the bot asks, Alice replies with the name.
@@ -118,6 +118,7 @@ def test_notification_buttons_mute_rename_and_remove(
     assert "out of date" in press(fake_tg, ALICE, note, "d:1")
 
 
+@pytest.mark.in_process
 def test_name_by_replying_to_the_confirmation(
     bot_factory: BotFactory, fake_tg: FakeTelegram
 ) -> None:
@@ -135,6 +136,7 @@ def test_name_by_replying_to_the_confirmation(
     assert "Ordine 42 — Rossi" in send(fake_tg, SHOP, "/list", chat_type="group")["text"]
 
 
+@pytest.mark.in_process
 def test_refresh_asks_the_carrier_at_most_every_ten_minutes(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
@@ -152,6 +154,7 @@ def test_refresh_asks_the_carrier_at_most_every_ten_minutes(
     assert fake_tm.count("get") == gets + 1
 
 
+@pytest.mark.in_process
 def test_list_is_paged_and_grouped_with_attention_first(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
@@ -182,6 +185,7 @@ def test_list_is_paged_and_grouped_with_attention_first(
     edited_text(fake_tg, ALICE, page1, "Page 3 of 3")
 
 
+@pytest.mark.in_process
 def test_quiet_hours_silence_all_but_exceptions(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
@@ -203,21 +207,23 @@ def test_quiet_hours_silence_all_but_exceptions(
     assert fake_tg.wait_for_messages(ALICE, 7)[6]["disable_notification"] is False
 
 
+@pytest.mark.in_process
 def test_notify_important_only(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
     fake_tm.script(CODE, status="pending")
-    bot_factory()
+    bot = bot_factory()
     send(fake_tg, ALICE, CODE)
     assert "only about important changes" in send(fake_tg, ALICE, "/notify important")["text"]
     assert "Now: only important changes" in send(fake_tg, ALICE, "/notify")["text"]
     move(fake_tm, "transit", "In transito", "2026-11-20 09:30:00")
-    time.sleep(2.5)
+    bot.settle_after_poll_cycles(2)
     assert len(fake_tg.texts(ALICE)) == 3
     move(fake_tm, "pickup", "In consegna", "2026-11-21 08:05:00")
     assert "Out for delivery" in fake_tg.wait_for_messages(ALICE, 4)[3]["text"]
 
 
+@pytest.mark.in_process
 def test_group_settings_are_for_admins_and_exceptions_mention_who_added(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
@@ -245,6 +251,7 @@ def test_group_settings_are_for_admins_and_exceptions_mention_who_added(
     assert note.endswith('👤 Aggiunta da <a href="tg://user?id=501">Ada</a>')
 
 
+@pytest.mark.in_process
 def test_deep_links_follow_in_one_tap(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
@@ -259,20 +266,21 @@ def test_deep_links_follow_in_one_tap(
     assert "Hi, I'm postino" in send(fake_tg, ALICE, "/start something")["text"]
 
 
+@pytest.mark.in_process
 def test_last_follower_leaving_deletes_at_trackingmore(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
     fake_tm.script(CODE, status="transit")
-    bot_factory()
+    bot = bot_factory()
     send(fake_tg, ALICE, CODE)
     send(fake_tg, BOB, CODE)
     send(fake_tg, ALICE, f"/remove {CODE}")
-    time.sleep(2)
+    bot.settle_after_poll_cycles(2)  # housekeeping ran
     assert fake_tm.count("delete") == 0  # Bob still follows it
     send(fake_tg, BOB, f"/remove {CODE}")
     fake_tm.wait_for_requests("delete", 1)
     polls = fake_tm.count("get")
-    time.sleep(2)
+    bot.wait_poll_cycles(2)
     assert fake_tm.count("get") == polls and fake_tm.count("delete") == 1
     assert fake_tm.registered() == []
 
@@ -289,7 +297,7 @@ def test_delivered_is_archived_rechecked_and_a_return_notifies_again(
     move(fake_tm, "delivered", "Consegnato", "2026-11-21 12:40:00")
     assert "Delivered" in fake_tg.wait_for_messages(ALICE, 2)[1]["text"]
     polls = fake_tm.count("get")
-    time.sleep(2)
+    bot.wait_poll_cycles(2)
     assert fake_tm.count("get") == polls  # terminal: no longer polled for now
     bot.stop()
 
@@ -334,7 +342,7 @@ def test_archived_can_be_restored(
         conn.execute("UPDATE shipments SET delivered_at='2026-01-01T00:00:00.000+00:00'")
     bot.start()
     bot.wait_ready(fake_tg)
-    time.sleep(2)  # a poll cycle archives it
+    bot.wait_poll_cycles(1)  # a poll cycle archives it
     archived = send(fake_tg, ALICE, "/archived")
     assert buttons(archived) == {"ar:1": "♻️ Scarpe"}
     assert "is back in /list" in press(fake_tg, ALICE, archived, "ar:1")
@@ -342,6 +350,7 @@ def test_archived_can_be_restored(
     assert "Scarpe" in send(fake_tg, ALICE, "/list")["text"]
 
 
+@pytest.mark.in_process
 def test_expired_can_be_tracked_again(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:

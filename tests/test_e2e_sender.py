@@ -31,24 +31,24 @@ async def _seed(path: Path, fake_tm: FakeTrackingMore) -> None:
     """A shop group with 30 notifications due at once, another group with one quiet parcel;
     the database holds exactly what the fake carrier says, so polling finds nothing new."""
     storage = await Storage.open(path)
-    await storage.touch_chat(BUSY_GROUP, "supergroup", "Negozio", None)
-    await storage.touch_chat(QUIET_GROUP, "supergroup", "Magazzino", None)
+    await storage.chats.touch_chat(BUSY_GROUP, "supergroup", "Negozio", None)
+    await storage.chats.touch_chat(QUIET_GROUP, "supergroup", "Magazzino", None)
     for code in backlog_codes():
         fake_tm.script(code, status="pending", registered=True)
-        await storage.follow(BUSY_GROUP, POSTE, code, None, 1, "Ada")
+        await storage.follows.follow(BUSY_GROUP, POSTE, code, None, 1, "Ada")
         snapshot = parse_tracking(fake_tm.tracking(code))
         assert snapshot is not None
-        await storage.ingest([snapshot.keyed(POSTE, code)], notify=False)
+        await storage.changes.ingest([snapshot.keyed(POSTE, code)], notify=False)
         fake_tm.move(code, "transit", "In transito", "BOLOGNA", time="2026-11-20 09:30:00")
         moved = parse_tracking(fake_tm.tracking(code))
         assert moved is not None
-        await storage.ingest([moved.keyed(POSTE, code)], notify=True)
+        await storage.changes.ingest([moved.keyed(POSTE, code)], notify=True)
     fake_tm.script(QUIET_CODE, status="pending", registered=True)
-    await storage.follow(QUIET_GROUP, POSTE, QUIET_CODE, "ordine 7", 2, "Bo")
+    await storage.follows.follow(QUIET_GROUP, POSTE, QUIET_CODE, "ordine 7", 2, "Bo")
     quiet = parse_tracking(fake_tm.tracking(QUIET_CODE))
     assert quiet is not None
-    await storage.ingest([quiet.keyed(POSTE, QUIET_CODE)], notify=False)
-    assert await storage.outbox_backlog() == BACKLOG
+    await storage.changes.ingest([quiet.keyed(POSTE, QUIET_CODE)], notify=False)
+    assert await storage.outbox.outbox_backlog() == BACKLOG
     await storage.close()
 
 

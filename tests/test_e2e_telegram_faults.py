@@ -11,8 +11,10 @@ import pytest
 from conftest import BotFactory
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
+from harness import SEND_SETTLE_SECONDS
 
-pytestmark = pytest.mark.e2e
+# No process needed: the bot runs in the test process (see tests/inprocess.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.in_process]
 
 CODE = "RR123456785IT"
 ALICE, BOB, GROUP = 1001, 1002, -2001
@@ -72,20 +74,24 @@ def test_blocked_chat_is_paused_and_shipment_no_longer_polled(
     refusal: str, bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
     fake_tm.script(CODE, status="pending")
-    bot_factory()
+    bot = bot_factory()
     follow(fake_tg, ALICE)
     fake_tg.block_chat(ALICE) if refusal == "blocked" else fake_tg.fail_next(
         "sendMessage", "kicked", chat_id=ALICE, times=100
     )
     move(fake_tm)
     fake_tg.wait_until(lambda f: f.failed_calls("sendMessage"), what="the refused send")
-    time.sleep(2.5)
+    refused_at = fake_tg.failed_calls("sendMessage")[0]["time"]
+    bot.settle_after_poll_cycles(2)
     # Tried once, not retried forever; nobody else follows it, so it is not polled either.
     assert len(fake_tg.failed_calls("sendMessage")) == 1
     polls = fake_tm.count("get")
     move(fake_tm, "pickup", "In consegna")
-    time.sleep(2.5)
+    bot.settle_after_poll_cycles(2)
     assert fake_tm.count("get") == polls
+    # Still not retried, past the 2 s back-off a first retry would have waited.
+    time.sleep(max(0.0, refused_at + 2.5 - time.monotonic()))
+    assert len(fake_tg.failed_calls("sendMessage")) == 1
 
 
 def test_blocked_chat_does_not_stop_the_others(
@@ -158,6 +164,7 @@ def test_failing_sends_are_retried_with_backoff_then_given_up(
     attempts = [call["time"] for call in fake_tg.failed_calls("sendMessage")]
     gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert gaps[0] >= 1.5 and gaps[1] >= 3.5  # 2 s then 4 s
-    time.sleep(6)
+    bot.wait_for_log("giving up notification")
+    time.sleep(SEND_SETTLE_SECONDS)
     assert len(fake_tg.failed_calls("sendMessage")) == 3  # given up
     assert "giving up notification" in bot.log_text()

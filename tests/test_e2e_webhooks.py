@@ -18,7 +18,7 @@ import pytest
 from conftest import BotFactory, _assert_no_secrets, _stop
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
-from harness import BotProcess, run_cli
+from harness import HANDLER_SETTLE_SECONDS, SEND_SETTLE_SECONDS, BotProcess, run_cli
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
@@ -118,13 +118,21 @@ def texts(fake_tg: FakeTelegram) -> list[str]:
     return fake_tg.texts(CHAT)
 
 
-def assert_quiet(fake_tg: FakeTelegram, count: int, seconds: float = 2.0) -> None:
-    time.sleep(seconds)
+def assert_quiet(bot: BotProcess, fake_tg: FakeTelegram, count: int, cycles: int = 2) -> None:
+    """Nothing more is sent: ``cycles`` more poll cycles ran (0: the pushes being waited for
+    were stored already) and the sender had its few milliseconds."""
+    if cycles:
+        bot.wait_poll_cycles(cycles)
+    time.sleep(SEND_SETTLE_SECONDS)
     assert len(texts(fake_tg)) == count, texts(fake_tg)
 
 
 def wait_for_log(bot: BotProcess, fragment: str, count: int = 1) -> None:
-    wait_for(lambda: bot.log_text().count(fragment) >= count, f"{fragment!r} in the log")
+    bot.wait_for_log(fragment, count)
+
+
+PUSH_STORED = "TrackingMore push: "
+PUSH_REFUSED = "TrackingMore push refused"
 
 
 def assert_secrets_absent(bot: BotProcess, *secrets: str) -> None:
@@ -160,7 +168,7 @@ def test_a_push_is_told_at_once_and_the_poll_that_sees_it_later_stays_quiet(
     bot.restart()  # the start-up poll sees the same change
     bot.wait_ready(fake_tg)
     fake_tm.wait_for_requests("get", gets_before + 1)
-    assert_quiet(fake_tg, 2)
+    assert_quiet(bot, fake_tg, 2, cycles=1)  # the start-up poll: the only one for an hour
     assert_secrets_absent(bot, TM_SECRET)
 
 
@@ -178,7 +186,7 @@ def test_a_poll_then_a_push_of_the_same_change_tells_it_once(
 
     assert web.push(fake_tm.webhook_payload(CODE)).status_code == 200
     wait_for_log(bot, "TrackingMore push: 1 tracking(s), 0 change(s)")
-    assert_quiet(fake_tg, 2)
+    assert_quiet(bot, fake_tg, 2)
 
 
 def test_pushes_racing_polls_tell_each_change_once(
@@ -188,7 +196,7 @@ def test_pushes_racing_polls_tell_each_change_once(
     push_env: dict[str, str],
     web: Web,
 ) -> None:
-    bot_factory(**push_env)
+    bot = bot_factory(**push_env)
     follow(fake_tg, fake_tm)
     steps = [
         ("transit", "In transito", "2026-11-20 09:30:00", "In transit"),
@@ -199,7 +207,8 @@ def test_pushes_racing_polls_tell_each_change_once(
         fake_tm.move(CODE, status, detail, "ROMA", time=when)
         assert web.push(fake_tm.webhook_payload(CODE)).status_code == 200
         assert label in fake_tg.wait_for_messages(CHAT, seen + 1)[seen]["text"]
-        assert_quiet(fake_tg, seen + 1, seconds=1.5)
+        wait_for_log(bot, PUSH_STORED, count=seen)
+        assert_quiet(bot, fake_tg, seen + 1)
 
 
 def test_forged_stale_replayed_and_malformed_pushes_are_refused(
@@ -209,7 +218,7 @@ def test_forged_stale_replayed_and_malformed_pushes_are_refused(
     push_env: dict[str, str],
     web: Web,
 ) -> None:
-    bot_factory(**{**push_env, "POLL_INTERVAL_SECONDS": "3600"})
+    bot = bot_factory(**{**push_env, "POLL_INTERVAL_SECONDS": "3600"})
     follow(fake_tg, fake_tm)
     wait_first_poll_cycle(web)
     fake_tm.move(CODE, "transit", "In transito", "BOLOGNA", time="2026-11-20 09:30:00")
@@ -233,7 +242,8 @@ def test_forged_stale_replayed_and_malformed_pushes_are_refused(
         "malformed": 400,
         "no data": 400,
     }
-    assert_quiet(fake_tg, 1, seconds=1.0)
+    wait_for_log(bot, PUSH_REFUSED, count=len(refused))  # refused at once, nothing stored
+    assert_quiet(bot, fake_tg, 1, cycles=0)
 
     headers = {"timestamp": stamp, "signature": FakeTrackingMore.sign(stamp, TM_SECRET)}
     raw = json.dumps(payload).encode()
@@ -255,7 +265,9 @@ def test_forged_stale_replayed_and_malformed_pushes_are_refused(
         1,
     ]
     assert pushes("malformed") == 2
-    assert_quiet(fake_tg, 2, seconds=0.5)
+    wait_for_log(bot, PUSH_REFUSED, count=len(refused) + 1)
+    wait_for_log(bot, PUSH_STORED)
+    assert_quiet(bot, fake_tg, 2, cycles=0)
 
 
 def test_pushes_about_unknown_or_older_states_change_nothing(
@@ -279,7 +291,7 @@ def test_pushes_about_unknown_or_older_states_change_nothing(
     # TrackingMore retries a failed push for days: a late one must not turn the clock back.
     assert web.push(older).status_code == 200
     wait_for_log(bot, "TrackingMore push: 1 tracking(s), 0 change(s)", count=2)
-    assert_quiet(fake_tg, 2, seconds=1.0)
+    assert_quiet(bot, fake_tg, 2, cycles=0)
 
 
 def test_a_pushed_body_is_not_believed_over_trackingmore(
@@ -306,7 +318,7 @@ def test_a_pushed_body_is_not_believed_over_trackingmore(
     )
     assert web.push(invented).status_code == 200
     wait_for_log(bot, "TrackingMore push: 1 tracking(s), 0 change(s)")
-    assert_quiet(fake_tg, 1, seconds=1.0)
+    assert_quiet(bot, fake_tg, 1, cycles=0)
 
 
 # --- Telegram webhook mode -------------------------------------------------------------
@@ -355,7 +367,7 @@ def test_telegram_webhook_mode_takes_updates_with_the_right_secret_only(
     garbage = httpx.post(url, json=["no", "update"], headers={secret_header: TG_SECRET}, timeout=10)
     assert (wrong.status_code, missing.status_code, elsewhere.status_code) == (403, 403, 404)
     assert garbage.status_code == 400
-    time.sleep(1.0)
+    time.sleep(HANDLER_SETTLE_SECONDS)  # refused at once: no update reached a handler
     assert fake_tg.texts(CHAT) == []
 
     right = httpx.post(url, json=update, headers={secret_header: TG_SECRET}, timeout=10)

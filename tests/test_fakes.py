@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,9 +16,9 @@ import pytest
 import telegram
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
+from shared_data import trackingmore_sample
 from telegram import error as tg_error
 
-SAMPLES = Path("/work/shared/samples/trackingmore")
 CHAT = 4242
 NUMBER = "RR123456785IT"
 ITEM = {"tracking_number": NUMBER, "courier_code": "poste-italiane"}
@@ -57,10 +56,7 @@ def tm_client(fake: FakeTrackingMore, timeout: float = 5) -> httpx.Client:
 
 
 def sample(name: str) -> Any:
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"sample {path} not available")
-    return json.loads(path.read_text())
+    return trackingmore_sample(name)
 
 
 # -- Telegram: long polling ------------------------------------------------------------------

@@ -547,6 +547,7 @@ class FakeTelegram(BackgroundServer):
         while True:
             with self._cond:
                 batch = self._take_updates(params)
+                self._changed()  # confirmed updates are gone: wait_for_updates_taken
             remaining = deadline - loop.time()
             if batch or self._closing or remaining <= 0:
                 return batch
@@ -1146,6 +1147,11 @@ class FakeTelegram(BackgroundServer):
             return sent[:count] if len(sent) >= count else None
 
         return self._wait(ready, timeout, f"{count} sendMessage to chat {chat_id}")
+
+    def wait_for_updates_taken(self, timeout: float = 15) -> None:
+        """Block until the bot has confirmed (by a getUpdates offset) every injected update,
+        i.e. it has fetched them all and handed them to its handlers."""
+        self._wait(lambda: not self._updates, timeout, "the bot to take every pending update")
 
     def wait_for_get_updates(self, timeout: float = 20) -> bool:
         """True once the bot has polled at least once (the "bot is ready" signal)."""

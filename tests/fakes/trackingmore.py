@@ -1,6 +1,6 @@
 """A fake TrackingMore API v4 speaking real HTTP, with scripted shipments and injectable faults.
 
-Shapes follow /work/shared/samples/trackingmore/ and the official SDKs' documentation: the
+Shapes follow ../shared/samples/trackingmore/ and the official SDKs' documentation: the
 envelope is ``{"meta": {"code", "message"}, "data"}``; business errors (4101 already exists,
 4102 does not exist, 4103 more than 40 numbers, ...) come with HTTP 400, authentication errors
 with HTTP 401, quota errors (4190) with HTTP 400 too (``fail_next("meta:4190:200")`` if you want
@@ -17,7 +17,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -796,6 +796,27 @@ class FakeTrackingMore(BackgroundServer):
             return seen[:count] if len(seen) >= count else None
 
         return self._wait(ready, timeout, f"{count} {endpoint} request(s)")
+
+    def wait_for_requests_since(
+        self, endpoint: str, moment: float, count: int, timeout: float = 15
+    ) -> list[JSON]:
+        """The first ``count`` requests to ``endpoint`` made at or after ``moment``
+        (``time.monotonic()``), once there are that many."""
+
+        def ready() -> list[JSON] | None:
+            seen = [r for r in self._of(endpoint) if r["time"] >= moment]
+            return seen[:count] if len(seen) >= count else None
+
+        return self._wait(ready, timeout, f"{count} {endpoint} request(s) since {moment:.2f}")
+
+    def wait_until(
+        self,
+        predicate: Callable[[FakeTrackingMore], Any],
+        timeout: float = 15,
+        what: str = "condition",
+    ) -> Any:
+        """Block until ``predicate(self)`` is truthy and return its value."""
+        return self._wait(lambda: predicate(self), timeout, what)
 
     def clear_requests(self) -> None:
         with self._cond:
