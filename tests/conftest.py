@@ -14,7 +14,27 @@ from harness import BotProcess, RunningBot
 BotFactory = Callable[..., BotProcess]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        help="the full run: also the tests marked `full` (long ones, real servers, browsers)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--full"):
+        return
+    skip = pytest.mark.skip(reason="full run only: pytest --full")
+    for item in items:
+        if "full" in item.keywords:
+            item.add_marker(skip)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "full: part of the full run only (`pytest --full`), not the everyday one"
+    )
     config.addinivalue_line(
         "markers", "e2e: end-to-end test running the real bot against the fake servers"
     )

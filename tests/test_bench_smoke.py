@@ -13,7 +13,8 @@ import pytest
 
 from bench.__main__ import PARTS
 
-pytestmark = pytest.mark.e2e
+# Half a minute of benchmarks at tiny sizes: the full run's, not the everyday one's.
+pytestmark = [pytest.mark.e2e, pytest.mark.full]
 
 REPO = Path(__file__).resolve().parents[1]
 
