@@ -106,6 +106,7 @@ class InProcessBot(RunningBot):
         finally:
             self._close_loop()
             self._stop_logging()
+            _forget_process_wide_state()
         return 0, time.monotonic() - began
 
     def restart(self) -> None:
@@ -149,3 +150,14 @@ class InProcessBot(RunningBot):
         self._handler = None
         for name, level in self._saved_levels.items():
             logging.getLogger(name).setLevel(level)
+
+
+def _forget_process_wide_state() -> None:
+    """What a running bot sets for the whole process (its @name in deep links, the courier
+    list) must not leak into the next test of this worker."""
+    from bot.core.couriers import CourierBook
+    from bot.texts.couriers import use_courier_book
+    from bot.texts.links import set_bot_username
+
+    set_bot_username(None)
+    use_courier_book(CourierBook())
