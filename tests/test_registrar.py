@@ -78,7 +78,8 @@ async def test_an_asker_that_stops_waiting_gets_the_state_told_later(
     [key] = codes(100, 1)
     fake_tm.script(key[1], status="transit")
     await follow(storage, [key])
-    registrar = Registrar(storage, carrier, ChangeRecorder(storage, lambda: None))
+    wakes: list[None] = []
+    registrar = Registrar(storage, carrier, ChangeRecorder(storage, lambda: wakes.append(None)))
     fake_tm.fail_next("timeout:0.6", endpoint="create")
 
     result = await registrar.register([key], notify=False, wait_at_most=0.1)
@@ -93,6 +94,8 @@ async def test_an_asker_that_stops_waiting_gets_the_state_told_later(
     assert shipment is not None and shipment.status == "transit"
     # The chat was told "confirmed later": the state comes as a notification.
     assert [n.notice.status for n in await storage.outbox.due_notifications()] == ["transit"]
+    # ... and the sender was woken for it at once, not at its next idle check.
+    assert len(wakes) == 1
     await registrar.close()
 
 
