@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -18,6 +19,7 @@ from enum import StrEnum
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,10 @@ class SendOutcome:
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
-    value = error.retry_after
+    # PTB 22 warns that `retry_after` becomes a timedelta; both forms are handled here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
