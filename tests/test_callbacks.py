@@ -236,4 +236,69 @@ def test_a_query_without_data_reaching_a_route_is_answered_stale(
     )
     context = SimpleNamespace()  # no services: none may be used
     asyncio.run(ROUTES[action](update, context))  # type: ignore[arg-type]  # duck-typed stubs
-    assert answers == [Translator("en")("button.stale")]
+    assert answers == [Translator("en").plain("button.stale")]
+
+
+# --- pop-ups are plain text ------------------------------------------------------------------
+
+
+def _popup_update(answers: list[str | None]) -> SimpleNamespace:
+    async def answer(text: str | None = None, **_: Any) -> None:
+        answers.append(text)
+
+    async def nothing(*_: Any, **__: Any) -> None:
+        return None
+
+    query = SimpleNamespace(
+        data="m:7", answer=answer, edit_message_reply_markup=nothing, edit_message_text=nothing
+    )
+    return SimpleNamespace(
+        callback_query=query,
+        effective_chat=SimpleNamespace(id=1, type="group"),
+        effective_user=SimpleNamespace(id=2),
+    )
+
+
+def _popup_context() -> SimpleNamespace:
+    async def nothing(*_: Any, **__: Any) -> None:
+        return None
+
+    async def no_list(*_: Any, **__: Any) -> list[Followed]:
+        return []
+
+    follows = SimpleNamespace(set_muted=nothing, set_archived=nothing, list_followed=no_list)
+    return SimpleNamespace(services=SimpleNamespace(storage=SimpleNamespace(follows=follows)))
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        (buttons.toggle_mute, "🔕 Tom & Jerry <3>: no more messages here until you unmute it."),
+        (buttons.restore, "♻️ Tom & Jerry <3> is back in /list."),
+        (
+            buttons.confirm_remove,
+            "Only the group's admins can remove a shipment someone else (Ann & Bo) added.",
+        ),
+    ],
+)
+def test_popups_show_names_as_written_not_html_escaped(
+    monkeypatch: pytest.MonkeyPatch, action: Any, expected: str
+) -> None:
+    answers: list[str | None] = []
+    item = followed(7, label="Tom & Jerry <3>")
+    item = Followed(item.shipment, item.label, 99, "Ann & Bo", item.added_at, False, "2026-01-02")
+
+    async def english(*_: Any) -> Translator:
+        return Translator("en")
+
+    async def found(*_: Any) -> Followed:
+        return item
+
+    async def not_an_admin(*_: Any) -> bool:
+        return False
+
+    monkeypatch.setattr(buttons, "chat_translator", english)
+    monkeypatch.setattr(buttons, "_followed", found)
+    monkeypatch.setattr(buttons, "may_manage_chat", not_an_admin)
+    asyncio.run(action(_popup_update(answers), _popup_context()))
+    assert answers[0] == expected

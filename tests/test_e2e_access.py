@@ -44,7 +44,7 @@ def test_strangers_get_one_refusal_and_nothing_is_stored_or_spent(
     assert fake_tm.requests == []
 
     # The owner and any member of the allowed group are served.
-    assert "Now following" in ask(fake_tg, OWNER, CODE, language_code="en")
+    assert "Now tracking" in ask(fake_tg, OWNER, CODE, language_code="en")
     assert "Ora seguo" in ask(
         fake_tg, SHOP_GROUP, "/track EE123456785IT", chat_type="group", user_id=STRANGER
     )

@@ -41,7 +41,7 @@ def test_random_unicode_and_huge_messages_get_a_hint(
         if junk.startswith("/"):
             junk = "x" + junk
         answer = ask(fake_tg, junk)
-        assert "found no tracking code" in answer or "not a tracking code" in answer
+        assert "couldn't find a tracking code" in answer or "isn't a tracking code" in answer
         assert len(answer) <= 4096
     assert fake_tm.count("create") == fake_tm.count("batch") == 0
     assert_still_alive(fake_tg)
@@ -53,7 +53,7 @@ def test_five_hundred_codes_are_bounded_and_the_limit_told(
     bot_factory(MAX_CODES_PER_MESSAGE="20")
     codes = [s10(10_000_000 + i) for i in range(500)]
     answer = ask(fake_tg, "\n".join(codes))
-    assert "I read at most 20 codes per message: 480 more were skipped" in answer
+    assert "I read at most 20 codes per message: I skipped the other 480" in answer
     assert "✅ Added: 20\n" in answer  # more than 10 lines: a summary, not one line each
     assert fake_tm.count("batch") == 1  # 20 new numbers: one batch call
     assert len(fake_tm.numbers_requested("batch")) == 20
@@ -62,8 +62,8 @@ def test_five_hundred_codes_are_bounded_and_the_limit_told(
 def test_shipments_per_chat_limit_is_told(bot_factory: BotFactory, fake_tg: FakeTelegram) -> None:
     bot_factory(MAX_SHIPMENTS_PER_CHAT="3")
     answer = ask(fake_tg, "\n".join(s10(20_000_000 + i) for i in range(5)))
-    assert answer.count("Now following") == 3
-    assert answer.count("already follows 3 shipments, the most allowed") == 2
+    assert answer.count("Now tracking") == 3
+    assert answer.count("I'm already tracking 3 shipments in this chat, the most I can") == 2
 
 
 def test_codes_with_emoji_and_zero_width_spaces(
@@ -71,10 +71,10 @@ def test_codes_with_emoji_and_zero_width_spaces(
 ) -> None:
     bot_factory()
     answer = ask(fake_tg, "RR\u200b1234\u200d5678\ufeff5IT 📦 gift")
-    assert answer.startswith("✅ Now following <b>📦 gift</b> · <a href=")
+    assert answer.startswith("✅ Now tracking <b>📦 gift</b> · <a href=")
     assert f'start=track_{CODE}">{CODE}</a>' in answer
     answer = ask(fake_tg, "RR1234📦56785IT")
-    assert "found no tracking code" in answer or "not a tracking code" in answer
+    assert "couldn't find a tracking code" in answer or "isn't a tracking code" in answer
 
 
 def test_long_and_html_labels_are_cut_and_escaped(
@@ -83,7 +83,7 @@ def test_long_and_html_labels_are_cut_and_escaped(
     bot = bot_factory()
     answer = ask(fake_tg, f"{CODE} " + "<i>x</i>&" * 100)
     assert "<i>" not in answer and "&lt;i&gt;x&lt;/i&gt;&amp;" in answer
-    assert "The name was too long and has been shortened" in answer
+    assert "The name was too long, so I shortened it" in answer
     listing = ask(fake_tg, "/list")
     assert "<i>" not in listing
     bot.stop()
@@ -114,9 +114,9 @@ def test_edits_channels_and_stickers(
     fake_tg.send_text(CHANNEL, f"/track {CODE}", chat_type="channel")
     # A sticker in a group: ignored; in a private chat: a hint.
     fake_tg.send_sticker(GROUP, chat_type="group")
-    assert "found no tracking code" in fake_tg.wait_for_messages(CHAT, 1)[0]["text"]
+    assert "couldn't find a tracking code" in fake_tg.wait_for_messages(CHAT, 1)[0]["text"]
     fake_tg.send_sticker(CHAT, language_code="en")
-    assert "found no tracking code" in fake_tg.wait_for_messages(CHAT, 2)[1]["text"]
+    assert "couldn't find a tracking code" in fake_tg.wait_for_messages(CHAT, 2)[1]["text"]
     settle_updates(fake_tg)
     assert fake_tg.texts(CHANNEL) == [] and fake_tg.texts(GROUP) == []
     assert len(fake_tg.texts(CHAT)) == 2
@@ -134,7 +134,9 @@ def test_track_with_junk_argument_is_refused_clearly(
     bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
 ) -> None:
     bot_factory()
-    assert "is not a tracking code I recognise" in ask(fake_tg, "/track hello")
-    assert "the check digit does not match — a typo?" in ask(fake_tg, "/track RR123456784IT")
-    assert "unknown courier code" in ask(fake_tg, f"/track {CODE} courier=<b>")
+    assert "isn't a tracking code I recognise" in ask(fake_tg, "/track hello")
+    assert "looks like there's a typo. Check the code again." in ask(
+        fake_tg, "/track RR123456784IT"
+    )
+    assert "I don't know this courier" in ask(fake_tg, f"/track {CODE} courier=<b>")
     assert fake_tm.count("create") == 0

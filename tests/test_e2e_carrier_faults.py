@@ -20,7 +20,7 @@ CHAT, ADMIN = 1001, 777
 def follow(fake_tg: FakeTelegram, fake_tm: FakeTrackingMore) -> None:
     fake_tm.script(CODE, status="pending")
     fake_tg.send_text(CHAT, CODE, language_code="en")
-    assert "Now following" in fake_tg.wait_for_messages(CHAT, 1)[0]["text"]
+    assert "Now tracking" in fake_tg.wait_for_messages(CHAT, 1)[0]["text"]
 
 
 def get_statuses(fake_tm: FakeTrackingMore) -> list[int | None]:
@@ -149,7 +149,7 @@ def test_registration_while_carrier_is_down_happens_later(
     fake_tm.set_down(True)
     fake_tg.send_text(CHAT, f"{CODE} Scarpe", language_code="en")
     answer = fake_tg.wait_for_messages(CHAT, 1)[0]["text"]
-    assert "TrackingMore is not answering right now" in answer
+    assert "The tracking service isn't answering right now" in answer
     fake_tm.move(CODE, "transit", "In transito", "BOLOGNA", time="2026-11-20 09:30:00")
     fake_tm.set_down(False)
     notification = fake_tg.wait_for_messages(CHAT, 2, timeout=15)[1]["text"]

@@ -63,8 +63,8 @@ def test_three_chats_follow_one_parcel_through_delivery(
     )
     fake_tg.send_text(EN_CHAT, "rr 123 456 785 it", language_code="en")
     assert next_text(fake_tg, EN_CHAT, 1) == (
-        f"✅ Now following {LINK}\n⏳ Pending\n"
-        "✏️ Reply to this message with a name (customer, order…) to label it."
+        f"✅ Now tracking {LINK}\n⏳ Pending\n"
+        "✏️ Want to give it a name (customer, order…)? Reply to this message."
     )
     fake_tg.send_text(
         GROUP,
@@ -116,12 +116,12 @@ def test_three_chats_follow_one_parcel_through_delivery(
     seen = {IT_CHAT: 2, EN_CHAT: 2, GROUP: 1}
     for status, detail, place, when, emoji, it_when, en_when, it_status, en_status in steps:
         fake_tm.move(CODE, status, detail, place, time=when)
+        # A carrier's text that is the status itself ("In transito") is said once, in bold.
+        it_told = f"<b>{detail}</b>" if detail == it_status else f"<b>{it_status}</b>\n{detail}"
         expected = {
-            IT_CHAT: f"{emoji} <b>Regalo mamma</b> · {LINK}\n<b>{it_status}</b>\n"
-            f"{detail}\n📍 {place} · 🕒 {it_when}",
+            IT_CHAT: f"{emoji} <b>Regalo mamma</b> · {LINK}\n{it_told}\n📍 {place} · 🕒 {it_when}",
             EN_CHAT: f"{emoji} {LINK}\n<b>{en_status}</b>\n{detail}\n📍 {place} · 🕒 {en_when}",
-            GROUP: f"{emoji} <b>Cliente Rossi</b> · {LINK}\n<b>{it_status}</b>\n"
-            f"{detail}\n📍 {place} · 🕒 {it_when}",
+            GROUP: f"{emoji} <b>Cliente Rossi</b> · {LINK}\n{it_told}\n📍 {place} · 🕒 {it_when}",
         }
         for chat, text in expected.items():
             assert next_text(fake_tg, chat, seen[chat]) == text
@@ -171,11 +171,11 @@ def test_several_codes_labels_refusals_and_courier_override(
     )
     answer = next_text(fake_tg, EN_CHAT, 0)
     assert answer.splitlines() == [
-        f"✅ Now following <b>Mum's &lt;b&gt;gift&lt;/b&gt;</b> · {LINK}",
+        f"✅ Now tracking <b>Mum's &lt;b&gt;gift&lt;/b&gt;</b> · {LINK}",
         "⏳ Pending",
-        f"✅ Now following {link('3UW1CEG000511', 'italy-sda')}",
+        f"✅ Now tracking {link('3UW1CEG000511', 'italy-sda')}",
         "⏳ Pending",
-        "❌ <code>RR123456784IT</code>: the check digit does not match — a typo?",
+        "❌ <code>RR123456784IT</code>: looks like there's a typo. Check the code again.",
     ]
     # Two new numbers at once: one batch registration, each with its own courier.
     assert fake_tm.count("batch") == 1 and fake_tm.count("create") == 0
@@ -185,7 +185,7 @@ def test_several_codes_labels_refusals_and_courier_override(
     ]
 
     fake_tg.send_text(EN_CHAT, "just chatting", language_code="en")
-    assert "found no tracking code" in next_text(fake_tg, EN_CHAT, 1)
+    assert "couldn't find a tracking code" in next_text(fake_tg, EN_CHAT, 1)
 
 
 @pytest.mark.in_process
@@ -230,23 +230,24 @@ def test_list_status_button_remove_and_language(
     timeline = next_text(fake_tg, IT_CHAT, 2)
     assert timeline == (
         f"🚚 <b>Scarpe</b> · {LINK}\n"
-        "Corriere: poste-italiane\n"
+        "Corriere: Poste Italiane\n"
         "Stato: <b>In transito</b>\n"
         '🔗 Apri su <a href="https://www.poste.it/cerca/index.html#/risultati-spedizioni/'
         f'{CODE}">poste.it</a>\n\n'
         "<b>Cronologia</b> (dal più recente)\n"
-        "🕒 <b>20 nov, 09:30</b> — In transito\n    In transito\n    📍 BOLOGNA\n"
-        "🕒 <b>19 nov, 18:00</b> — Dati ricevuti\n    Accettata\n    📍 MILANO"
+        # The event's text starts with its status: the status is not said twice.
+        "🕒 <b>20 nov, 09:30</b>\n    In transito\n    📍 BOLOGNA\n"
+        "🕒 <b>19 nov, 18:00</b> — Registrata dal mittente\n    Accettata\n    📍 MILANO"
     )
     fake_tg.send_text(IT_CHAT, f"/status {CODE.lower()}", language_code="it")
     assert next_text(fake_tg, IT_CHAT, 3) == timeline
 
     fake_tg.send_text(IT_CHAT, "/lang en", language_code="it")
-    assert next_text(fake_tg, IT_CHAT, 4) == "🇬🇧 From now on I write in English in this chat."
+    assert next_text(fake_tg, IT_CHAT, 4) == "🇬🇧 From now on I'll write in English in this chat."
     fake_tg.send_text(IT_CHAT, f"/remove {CODE}", language_code="it")
-    assert next_text(fake_tg, IT_CHAT, 5) == f"🗑 Stopped following {LINK}."
+    assert next_text(fake_tg, IT_CHAT, 5) == f"🗑 Stopped tracking {LINK}."
     fake_tg.send_text(IT_CHAT, f"/remove {CODE}", language_code="it")
-    assert next_text(fake_tg, IT_CHAT, 6) == f"This chat does not follow <code>{CODE}</code>."
+    assert next_text(fake_tg, IT_CHAT, 6) == f"I'm not tracking <code>{CODE}</code> in this chat."
 
     # The old button now points at nothing this chat follows: a polite answer, no crash.
     callback = fake_tg.press_button(IT_CHAT, listing["message_id"], button["callback_data"])
@@ -269,7 +270,7 @@ def test_usage_answers_for_commands_without_arguments(
         ("/status", "/status RR123456785IT"),
         ("/remove", "/remove RR123456785IT"),
         ("/lang xx", "/lang it"),
-        ("/list", "follows no shipments yet"),
+        ("/list", "not tracking any shipments in this chat yet"),
     ]:
         fake_tg.send_text(EN_CHAT, command, language_code="en")
         count = len(texts(fake_tg, EN_CHAT))
@@ -284,5 +285,5 @@ def test_menus_are_set_in_both_languages(bot_factory: BotFactory, fake_tg: FakeT
     it_names = [c["command"] for c in menus["it"]]
     assert it_names[:4] == ["track", "list", "status", "remove"]
     assert {"archived", "notify", "quiet", "lang", "help"} <= set(it_names)
-    assert menus["it"][0]["description"].startswith("Segui una spedizione")
-    assert menus["en"][0]["description"].startswith("Follow a shipment")
+    assert menus["it"][0]["description"].startswith("Aggiungi una spedizione")
+    assert menus["en"][0]["description"].startswith("Track a shipment")

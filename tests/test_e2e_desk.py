@@ -106,14 +106,14 @@ def test_notification_buttons_mute_rename_and_remove(
     confirm = fake_tg.wait_for_messages(ALICE, 5)[4]
     assert (
         confirm["text"]
-        == f"Stop following <b>Cliente &lt;Bianchi&gt;</b> · {link(CODE)} in this chat?"
+        == f"Stop tracking <b>Cliente &lt;Bianchi&gt;</b> · {link(CODE)} in this chat?"
     )
     assert set(buttons(confirm)) == {"rmy:1", "rmn:1"}
     press(fake_tg, ALICE, confirm, "rmn:1")
-    edited_text(fake_tg, ALICE, confirm, "Still following")
+    edited_text(fake_tg, ALICE, confirm, "Still tracking")
     press(fake_tg, ALICE, confirm, "rmy:1")
-    edited_text(fake_tg, ALICE, confirm, "Stopped following")
-    assert "follows no shipments" in send(fake_tg, ALICE, "/list")["text"]
+    edited_text(fake_tg, ALICE, confirm, "Stopped tracking")
+    assert "not tracking any shipments" in send(fake_tg, ALICE, "/list")["text"]
     # The old buttons are now stale, politely.
     assert "out of date" in press(fake_tg, ALICE, note, "d:1")
 
@@ -124,7 +124,9 @@ def test_name_by_replying_to_the_confirmation(
 ) -> None:
     bot_factory()
     confirmation = send(fake_tg, SHOP, f"/track {CODE}", chat_type="group")
-    assert confirmation["text"].endswith("per etichettarla.")
+    assert confirmation["text"].endswith(
+        "Vuoi darle un nome (cliente, ordine…)? Rispondi a questo messaggio."
+    )
     done = send(
         fake_tg,
         SHOP,
@@ -146,7 +148,7 @@ def test_refresh_asks_the_carrier_at_most_every_ten_minutes(
     status = send(fake_tg, ALICE, f"/status {CODE}")
     gets = fake_tm.count("get")
     move(fake_tm, "pickup", "In consegna", "2026-11-21 08:05:00")
-    assert "News found" in press(fake_tg, ALICE, status, "rf:1")
+    assert "There's news" in press(fake_tg, ALICE, status, "rf:1")
     assert fake_tm.count("get") == gets + 1
     assert "Out for delivery" in fake_tg.wait_for_messages(ALICE, 3)[2]["text"]
     answer = press(fake_tg, ALICE, status, "rf:1")
@@ -165,10 +167,10 @@ def test_list_is_paged_and_grouped_with_attention_first(
     page1 = send(fake_tg, ALICE, "/list")
     lines = page1["text"].splitlines()
     assert lines[:4] == [
-        "📦 <b>25 shipments followed here</b>",
+        "📦 <b>25 shipments tracked here</b>",
         "Page 1 of 3",
         "",
-        "🚨 <b>Exception</b> (1)",
+        "🚨 <b>Delivery problem</b> (1)",
     ]
     assert codes[24] in lines[4]
     assert len([d for d in buttons(page1) if d.startswith("d:")]) == 10
@@ -214,8 +216,8 @@ def test_notify_important_only(
     fake_tm.script(CODE, status="pending")
     bot = bot_factory()
     send(fake_tg, ALICE, CODE)
-    assert "only about important changes" in send(fake_tg, ALICE, "/notify important")["text"]
-    assert "Now: only important changes" in send(fake_tg, ALICE, "/notify")["text"]
+    assert "only about the important updates" in send(fake_tg, ALICE, "/notify important")["text"]
+    assert "Right now you get only the important updates" in send(fake_tg, ALICE, "/notify")["text"]
     move(fake_tm, "transit", "In transito", "2026-11-20 09:30:00")
     bot.settle_after_poll_cycles(2)
     assert len(fake_tg.texts(ALICE)) == 3
@@ -257,12 +259,12 @@ def test_deep_links_follow_in_one_tap(
 ) -> None:
     bot_factory()
     assert send(fake_tg, ALICE, f"/start track_{CODE}")["text"].startswith(
-        f"✅ Now following {link(CODE)}"
+        f"✅ Now tracking {link(CODE)}"
     )
     other = send(fake_tg, ALICE, "/start track_3UW1CEG000511_italy-sda")["text"]
     assert "start=track_3UW1CEG000511_italy-sda" in other
     assert ("italy-sda", "3UW1CEG000511") in fake_tm.registered()
-    assert "not a tracking code" in send(fake_tg, ALICE, "/start track_<script>")["text"]
+    assert "isn't a tracking code" in send(fake_tg, ALICE, "/start track_<script>")["text"]
     assert "Hi, I'm postino" in send(fake_tg, ALICE, "/start something")["text"]
 
 
@@ -308,7 +310,7 @@ def test_delivered_is_archived_rechecked_and_a_return_notifies_again(
     bot.start()
     bot.wait_ready(fake_tg)
     fake_tm.wait_for_requests("get", polls + 1)  # the re-check after delivery
-    assert "follows no shipments" in send(fake_tg, ALICE, "/list")["text"]
+    assert "not tracking any shipments" in send(fake_tg, ALICE, "/list")["text"]
     archived = send(fake_tg, ALICE, "/archived")
     assert "1 archived shipment" in archived["text"] and "Scarpe" in archived["text"]
     with db(bot_env) as conn:
@@ -359,7 +361,7 @@ def test_expired_can_be_tracked_again(
     send(fake_tg, ALICE, CODE)
     fake_tm.set_status(CODE, "expired")
     note = fake_tg.wait_for_messages(ALICE, 2)[1]
-    assert "Expired (no updates)" in note["text"]
+    assert "Tracking expired" in note["text"]
     assert buttons(note)["rt:1"] == "♻️ Track again"
     press(fake_tg, ALICE, note, "rt:1")
     assert fake_tm.count("retrack") == 1

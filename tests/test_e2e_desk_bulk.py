@@ -92,7 +92,7 @@ def test_csv_file_in_a_private_chat_is_summarised_and_registered_in_batches_of_4
         f"{TYPO};typo;",  # 99
         ";Mario Rossi;",  # 100
         f"{codes[0]};di nuovo;",  # 101
-        "3UW1CEG000511;SDA;Poste Italiane",  # 102
+        "3UW1CEG000511;SDA;Posta Lenta!",  # 102: no courier is called that
         "ciao;x;",  # 103
     ]
     data = "\r\n".join(rows).encode("cp1252")  # as Excel on Windows saves it
@@ -102,15 +102,15 @@ def test_csv_file_in_a_private_chat_is_summarised_and_registered_in_batches_of_4
     assert answer == (
         "📋 <b>101 lines read</b>\n"
         "✅ Added: 95\n"
-        "ℹ️ Already followed: 1\n"
+        "ℹ️ Already tracked: 1\n"
         "❌ Refused: 5\n"
         "\n"
         "<b>Refused</b>\n"
-        f"• row 99: <code>{TYPO}</code> — the check digit does not match (a typo?)\n"
+        f"• row 99: <code>{TYPO}</code> — looks like a typo\n"
         "• row 100: <code>Mario Rossi</code> — no code in the code column\n"
         f"• row 101: <code>{codes[0]}</code> — same code as row 3\n"
-        "• row 102: <code>Poste Italiane</code> — unknown courier code (use TrackingMore's "
-        "codes, e.g. italy-sda)\n"
+        "• row 102: <code>Posta Lenta!</code> — unknown courier (write its name, e.g. SDA or "
+        "BRT)\n"
         "• row 103: <code>ciao</code> — not a tracking code I recognise"
     )
     batches = [r["numbers"] for r in fake_tm.requests if r["endpoint"] == "batch"]
@@ -147,7 +147,7 @@ def test_a_big_file_is_confirmed_even_when_the_creations_limit_outlasts_the_time
     assert answer.splitlines()[:4] == [
         "📋 <b>480 lines read</b>",
         "✅ Added: 480",
-        "ℹ️ Already followed: 0",
+        "ℹ️ Already tracked: 0",
         "❌ Refused: 0",
     ]
     assert "TrackingMore is not answering" not in answer
@@ -170,12 +170,11 @@ def test_a_row_trackingmore_refuses_is_named_by_its_row(
     assert answer.splitlines()[:7] == [
         "📋 <b>2 lines read</b>",
         "✅ Added: 1",
-        "ℹ️ Already followed: 0",
+        "ℹ️ Already tracked: 0",
         "❌ Refused: 1",
         "",
         "<b>Refused</b>",
-        f"• row 3: <code>{refused}</code> — TrackingMore does not accept it for the courier "
-        "corriere-inventato",
+        f"• row 3: <code>{refused}</code> — code not accepted for corriere-inventato",
     ]
     assert fake_tm.registered() == [(POSTE, good)]
 
@@ -231,11 +230,16 @@ def test_files_that_are_not_lists_of_codes_get_a_clear_answer(
     bot_factory()
     pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
     cases = [
-        ("fattura.pdf", pdf, "application/pdf", "I can import only <b>.csv</b> or <b>.txt</b>"),
-        ("codes.csv", pdf, "text/csv", "This file is not text, so it is not a CSV"),
+        ("fattura.pdf", pdf, "application/pdf", "I can only import <b>.csv</b> or <b>.txt</b>"),
+        ("codes.csv", pdf, "text/csv", "This file isn't text, so it isn't a CSV"),
         ("codes.csv", b"PK\x03\x04" + bytes(300), "text/csv", "an Excel (or similar) workbook"),
         ("empty.txt", b"", "text/plain", "This file is empty."),
-        ("notes.txt", b"Dear shop,\nthanks for order 12.\n", "text/plain", "found no tracking"),
+        (
+            "notes.txt",
+            b"Dear shop,\nthanks for order 12.\n",
+            "text/plain",
+            "couldn't find any tracking codes",
+        ),
         ("broken.csv", f'{TYPO};ok\n{TYPO};"open\n'.encode() + b"a;b\n" * 20, "text/csv", "line 2"),
         ("big.csv", b"RR123456785IT\n" * 80_000, "text/csv", "I import files up to 1 MB"),
     ]
@@ -244,7 +248,7 @@ def test_files_that_are_not_lists_of_codes_get_a_clear_answer(
     downloads = [c for c in fake_tg.calls("getFile")]
     assert len(downloads) == len(cases) - 2  # neither the PDF by name nor the big file
     assert fake_tm.requests == []
-    assert "found no tracking code" in ask(fake_tg, CHAT, "hello")  # still fine
+    assert "couldn't find a tracking code" in ask(fake_tg, CHAT, "hello")  # still fine
 
 
 @pytest.mark.in_process
@@ -259,19 +263,18 @@ def test_sixty_pasted_lines_get_a_summary(
 
     answer = ask(fake_tg, CHAT, "\n".join(lines))
 
-    refused = "\n".join(
-        f"• <code>{typo}</code> — the check digit does not match (a typo?)" for typo in typos
-    )
+    refused = "\n".join(f"• <code>{typo}</code> — looks like a typo" for typo in typos)
     assert answer == (
         "📋 <b>55 lines read</b>\n"
         "✅ Added: 50\n"
-        "ℹ️ Already followed: 0\n"
+        "ℹ️ Already tracked: 0\n"
         "❌ Refused: 5\n"
         "\n"
         "<b>Refused</b>\n"
         f"{refused}\n"
         "\n"
-        "⚠️ I read at most 50 codes per message: 2 more were skipped. Send them in another message."
+        "⚠️ I read at most 50 codes per message: I skipped the other 2. Send them in another "
+        "message."
     )
     batches = [r["numbers"] for r in fake_tm.requests if r["endpoint"] == "batch"]
     assert sorted(len(numbers) for numbers in batches) == [10, 40]
@@ -331,8 +334,9 @@ def test_export_is_a_csv_of_everything_followed_and_imports_back(
     header, *rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
     assert header == [
         "codice",
-        "etichetta",
+        "nome",
         "corriere",
+        "nome corriere",
         "stato",
         "sottostato",
         "ultimo evento",
@@ -343,14 +347,15 @@ def test_export_is_a_csv_of_everything_followed_and_imports_back(
         "archiviata il",
     ]
     now_pattern = re.compile(rf"{today} \d\d:\d\d")
-    added_at = [row.pop(8) for row in rows]
+    added_at = [row.pop(9) for row in rows]
     assert all(now_pattern.fullmatch(value) for value in added_at)
-    assert now_pattern.fullmatch(rows[1].pop(8))  # delivered at: when the bot learnt it
+    assert now_pattern.fullmatch(rows[1].pop(9))  # delivered at: when the bot learnt it
     assert rows == [
         [
             moving,
             '\'=HYPERLINK("http://x.example","clic")',
             POSTE,
+            "Poste Italiane",
             "In transito",
             "transit001",
             "In transito — BOLOGNA",
@@ -363,6 +368,7 @@ def test_export_is_a_csv_of_everything_followed_and_imports_back(
             delivered,
             "'+39 333 1234567",
             POSTE,
+            "Poste Italiane",
             "Consegnata",
             "delivered001",
             "Consegnato — ROMA",
@@ -370,7 +376,19 @@ def test_export_is_a_csv_of_everything_followed_and_imports_back(
             "Ada",
             "2026-11-22 10:00",
         ],
-        [waiting, "'@mario, scatola", POSTE, "In attesa", "", "", "", "Ada", "", ""],
+        [
+            waiting,
+            "'@mario, scatola",
+            POSTE,
+            "Poste Italiane",
+            "In attesa",
+            "",
+            "",
+            "",
+            "Ada",
+            "",
+            "",
+        ],
     ]
 
     # The export is a valid import: another chat takes the same list, names intact.
@@ -378,7 +396,7 @@ def test_export_is_a_csv_of_everything_followed_and_imports_back(
     assert answer.splitlines()[:4] == [
         "📋 <b>3 lines read</b>",
         "✅ Added: 3",
-        "ℹ️ Already followed: 0",
+        "ℹ️ Already tracked: 0",
         "❌ Refused: 0",
     ]
     with database(bot_env) as db:
@@ -419,7 +437,7 @@ def test_summary_counts_statuses_and_lists_what_needs_attention(
         archived, events=[{"detail": "Danneggiato", "time": recent, "status": "exception"}]
     )
     bot = bot_factory()
-    assert "follows no shipments at the moment" in ask(fake_tg, CHAT, "/summary")
+    assert "not tracking any shipments in this chat right now" in ask(fake_tg, CHAT, "/summary")
     for line in (f"{problem} Rossi", expired, quiet, f"{stale} Bianchi", moving, done, archived):
         ask(fake_tg, CHAT, line)
     bot.stop()
@@ -439,18 +457,18 @@ def test_summary_counts_statuses_and_lists_what_needs_attention(
     bot.wait_ready(fake_tg)
 
     assert ask(fake_tg, CHAT, "/summary") == (
-        "📊 <b>6 shipments followed here</b>\n"
+        "📊 <b>6 shipments tracked here</b>\n"
         "⏳ Pending: 2\n"
         "🚚 In transit: 1\n"
         "✅ Delivered: 1\n"
-        "🚨 Exception: 1\n"
-        "⌛ Expired (no updates): 1\n"
+        "🚨 Delivery problem: 1\n"
+        "⌛ Tracking expired: 1\n"
         "\n"
         "⚠️ <b>Needs attention (4)</b>\n"
         f"🚨 <b>Rossi</b> · {link(fake_tg, problem)}\n"
-        "    Exception\n"
+        "    Delivery problem\n"
         f"⌛ {link(fake_tg, expired)}\n"
-        "    Expired (no updates)\n"
+        "    Tracking expired\n"
         f"🕸 <b>Bianchi</b> · {link(fake_tg, stale)}\n"
         "    stale: no movement for 40 days\n"
         f"💤 {link(fake_tg, quiet)}\n"
@@ -486,7 +504,7 @@ def test_digest_time_is_set_by_group_admins_only(
         assert db.execute("SELECT digest_time FROM chats WHERE id = ?", (GROUP,)).fetchone() == (
             "08:30",
         )
-    assert "Ora: ogni giorno alle 08:30." in ask(fake_tg, GROUP, "/digest", **member)
+    assert "Al momento arriva ogni giorno alle 08:30." in ask(fake_tg, GROUP, "/digest", **member)
     assert ask(fake_tg, GROUP, "/digest 25:61", **admin).startswith(
         "⏰ 25:61 non è un'ora del giorno."
     )
@@ -550,14 +568,14 @@ def test_digest_comes_once_a_day_at_the_chosen_minute(
         "🗞 <b>Daily digest</b>\n"
         "\n"
         "🚚 <b>Moved in the last 24 hours (2)</b>\n"
-        f"🚨 <b>Rossi</b> · {link(fake_tg, problem)} — Exception\n"
+        f"🚨 <b>Rossi</b> · {link(fake_tg, problem)} — Delivery problem\n"
         f"    Indirizzo errato · 📍 MILANO · 🕒 {when}\n"
         f"🚚 {link(fake_tg, moving)} — In transit\n"
         f"    In transito · 📍 BOLOGNA · 🕒 {when}\n"
         "\n"
         "⚠️ <b>Needs attention (1)</b>\n"
         f"🚨 <b>Rossi</b> · {link(fake_tg, problem)}\n"
-        "    Exception"
+        "    Delivery problem"
     )
     assert f"every day at {clock} (Italian time), starting today" in fake_tg.texts(CHAT)[2]
 

@@ -106,7 +106,7 @@ def push_env(bot_env: dict[str, str], web_port: int) -> dict[str, str]:
 def follow(fake_tg: FakeTelegram, fake_tm: FakeTrackingMore) -> None:
     fake_tm.script(CODE, status="pending")
     fake_tg.send_text(CHAT, CODE, language_code="en")
-    assert "Now following" in fake_tg.wait_for_messages(CHAT, 1)[0]["text"]
+    assert "Now tracking" in fake_tg.wait_for_messages(CHAT, 1)[0]["text"]
 
 
 def wait_first_poll_cycle(web: Web) -> None:

@@ -9,14 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core.shipments import Change, Status
+from bot.core.shipments import READY_FOR_PICKUP, Change, Status, needs_person, shown_status
 
 # After delivery a shipment is looked at again after 1, 2 and 3 more days: "delivered"
 # sometimes turns into a return.
 DELIVERED_RECHECK_DELAYS = (timedelta(days=1), timedelta(days=2), timedelta(days=3))
-# What a chat in "important only" mode is told about.
+# What a chat in "important only" mode is told about (shown statuses, see `shown_status`).
 IMPORTANT_STATUSES = frozenset(
-    {Status.PICKUP, Status.DELIVERED, Status.UNDELIVERED, Status.EXCEPTION, Status.EXPIRED}
+    {
+        Status.PICKUP.value,
+        READY_FOR_PICKUP,
+        Status.DELIVERED.value,
+        Status.UNDELIVERED.value,
+        Status.EXCEPTION.value,
+        Status.EXPIRED.value,
+    }
 )
 NOTIFY_MODES = ("all", "important")
 # Events listed in one notification; the rest are counted ("and 4 more").
@@ -24,7 +31,7 @@ MAX_EVENTS_IN_NOTIFICATION = 3
 
 
 def is_important(change: Change) -> bool:
-    return change.status_changed and change.new_status in IMPORTANT_STATUSES
+    return change.status_changed and change.new_shown in IMPORTANT_STATUSES
 
 
 def is_told_to(change: Change, notify_mode: str) -> bool:
@@ -64,6 +71,15 @@ class Notice:
     substatus: str = ""
     events: tuple[NoticeEvent, ...] = ()  # newest first
     more_events: int = 0
+
+    @property
+    def shown_status(self) -> str:
+        return shown_status(self.status, self.substatus)
+
+    @property
+    def needs_person(self) -> bool:
+        """Rings even in quiet hours; in a group, mentions who added the shipment."""
+        return needs_person(self.status, self.substatus)
 
     @classmethod
     def of(cls, change: Change) -> Notice:

@@ -33,7 +33,30 @@ KNOWN_STATUSES = frozenset(s.value for s in Status)
 TERMINAL_STATUSES = frozenset({Status.DELIVERED.value, Status.EXPIRED.value})
 ATTENTION_STATUSES = frozenset({Status.EXCEPTION.value, Status.UNDELIVERED.value})
 NOT_STARTED_STATUSES = frozenset({Status.PENDING.value, Status.NOTFOUND.value})
+
+# TrackingMore's `pickup` is "out for delivery" or, with substatus pickup002, "ready for
+# collection" (waiting at a post office or a pick-up point): two things for the person, so
+# two shown statuses. The shown status is what texts name, what /list groups by and what a
+# change is about; stored data keeps TrackingMore's delivery_status and substatus.
+READY_FOR_PICKUP = "ready_for_pickup"
+READY_FOR_PICKUP_SUBSTATUS = "pickup002"
+# What needs the person: rings in quiet hours, mentions who added it in a group, "needs
+# attention" in the reports.
+NEEDS_PERSON = ATTENTION_STATUSES | {READY_FOR_PICKUP}
 _logged_unknown: set[str] = set()
+
+
+def shown_status(status: str | None, substatus: str | None = "") -> str:
+    """The status a person is told: the delivery_status, except `ready_for_pickup` for a
+    parcel waiting to be collected; "" when there is none yet."""
+    if status == Status.PICKUP and substatus == READY_FOR_PICKUP_SUBSTATUS:
+        return READY_FOR_PICKUP
+    return status or ""
+
+
+def needs_person(status: str | None, substatus: str | None = "") -> bool:
+    """Exceptions, failed deliveries and parcels to collect: someone has to act."""
+    return shown_status(status, substatus) in NEEDS_PERSON
 
 
 def note_status(status: str) -> str:
@@ -100,10 +123,22 @@ class Change:
     new_status: str
     substatus: str
     new_checkpoints: tuple[Checkpoint, ...]  # newest first
+    old_substatus: str = ""
+
+    @property
+    def old_shown(self) -> str | None:
+        return (
+            None if self.old_status is None else shown_status(self.old_status, self.old_substatus)
+        )
+
+    @property
+    def new_shown(self) -> str:
+        return shown_status(self.new_status, self.substatus)
 
     @property
     def status_changed(self) -> bool:
-        return self.old_status != self.new_status
+        """Whether the shown status changed (pickup001 → pickup002 is one such change)."""
+        return self.old_shown != self.new_shown
 
     @property
     def worth_telling(self) -> bool:
@@ -114,13 +149,21 @@ class Change:
 
 
 def diff(
-    shipment_id: int, old_status: str | None, known_fingerprints: set[str], snapshot: Snapshot
+    shipment_id: int,
+    old_status: str | None,
+    known_fingerprints: set[str],
+    snapshot: Snapshot,
+    old_substatus: str | None = "",
 ) -> Change | None:
-    """What is new, or None when the snapshot says nothing the store does not know."""
+    """What is new, or None when the snapshot says nothing the store does not know: no new
+    checkpoint and the same shown status (a new substatus alone that changes nothing shown
+    is not a change)."""
     new = tuple(c for c in snapshot.checkpoints if c.fingerprint not in known_fingerprints)
-    if old_status == snapshot.status and not new:
+    old = old_substatus or ""
+    change = Change(shipment_id, old_status, snapshot.status, snapshot.substatus, new, old)
+    if old_status == snapshot.status and not new and not change.status_changed:
         return None
-    return Change(shipment_id, old_status, snapshot.status, snapshot.substatus, new)
+    return change
 
 
 def merge_checkpoints(groups: Iterable[Iterable[Checkpoint]]) -> tuple[Checkpoint, ...]:

@@ -32,7 +32,7 @@ async def access_gate(update: object, context: Context) -> None:
         or context.services.settings.default_language
     )
     if update.callback_query is not None:
-        await update.callback_query.answer(t("access.refused"), show_alert=True)
+        await update.callback_query.answer(t.plain("access.refused"), show_alert=True)
     elif chat is not None and update.message is not None and policy.first_refusal(chat.id):
         await update.message.reply_text(t("access.refused"), do_quote=False)
     raise ApplicationHandlerStop

@@ -49,7 +49,7 @@ def _pressed_number(update: Update) -> int | None:
 
 
 async def _stale(update: Update, t: Translator) -> None:
-    await _query(update).answer(t("button.stale"))
+    await _query(update).answer(t.plain("button.stale"))
 
 
 async def stale_button(update: Update, context: Context) -> None:
@@ -121,7 +121,7 @@ async def toggle_mute(update: Update, context: Context, t: Translator, followed:
     assert chat is not None
     await context.services.storage.follows.set_muted(chat.id, followed.shipment.id, muted)
     name = followed.label or followed.shipment.code
-    await _query(update).answer(t("mute.on" if muted else "mute.off", name=name))
+    await _query(update).answer(t.plain("mute.on" if muted else "mute.off", name=name))
     keyboard = keyboards.shipment_keyboard(
         t, followed.shipment.id, muted=muted, status=followed.shipment.status
     )
@@ -154,7 +154,7 @@ async def confirm_remove(
     )
     if added_by_someone_else and not await may_manage_chat(update, context):
         await _query(update).answer(
-            t("remove.admins_only", name=followed.added_by_name or "?"), show_alert=True
+            t.plain("remove.admins_only", name=followed.added_by_name or "?"), show_alert=True
         )
         return
     chat = update.effective_chat
@@ -183,7 +183,7 @@ async def refresh(update: Update, context: Context, t: Translator, followed: Fol
     if blocked_by is not None:
         last = parse_iso_utc(blocked_by) or utcnow()
         await _query(update).answer(
-            t("refresh.too_soon", when=t.time(last + REFRESH_INTERVAL)), show_alert=True
+            t.plain("refresh.too_soon", when=t.time(last + REFRESH_INTERVAL)), show_alert=True
         )
         return
     await _ask_carrier(update, context, t, followed, retrack=False)
@@ -192,7 +192,7 @@ async def refresh(update: Update, context: Context, t: Translator, followed: Fol
 @on_followed_shipment
 async def retrack(update: Update, context: Context, t: Translator, followed: Followed) -> None:
     if followed.shipment.status != Status.EXPIRED:
-        await _query(update).answer(t("retrack.not_expired"))
+        await _query(update).answer(t.plain("retrack.not_expired"))
         return
     await _ask_carrier(update, context, t, followed, retrack=True)
 
@@ -213,9 +213,9 @@ async def _ask_carrier(
             followed.shipment.code,
             exc,
         )
-        await _query(update).answer(t("refresh.failed"), show_alert=True)
+        await _query(update).answer(t.plain("refresh.failed"), show_alert=True)
         return
-    await _query(update).answer(t("refresh.news" if changed else "refresh.no_news"))
+    await _query(update).answer(t.plain("refresh.news" if changed else "refresh.no_news"))
 
 
 # --- lists ----------------------------------------------------------------------------------
@@ -256,7 +256,7 @@ async def restore(update: Update, context: Context, t: Translator, followed: Fol
         chat.id, followed.shipment.id, archived=False
     )
     await _query(update).answer(
-        t("archived.restored", name=followed.label or followed.shipment.code)
+        t.plain("archived.restored", name=followed.label or followed.shipment.code)
     )
     remaining = await context.services.storage.follows.list_followed(chat.id, archived=True)
     shown = lists.followed_page(t, remaining, 0, archived=True)

@@ -19,7 +19,7 @@ async def error_handler(update: object, context: Context) -> None:
     try:
         t = await chat_translator(update, context)
         if update.callback_query is not None:
-            await update.callback_query.answer(t("error.generic"))
+            await update.callback_query.answer(t.plain("error.generic"))
         else:
             await reply(update, t("error.generic"))
     except Exception:

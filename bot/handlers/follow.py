@@ -28,17 +28,24 @@ logger = logging.getLogger(__name__)
 
 
 async def start(update: Update, context: Context) -> None:
-    """Help; or, from a deep link `?start=track_<CODE>`, follow that code."""
+    """A welcome that fits a phone screen; or, from a deep link `?start=track_<CODE>`,
+    follow that code."""
     t = await chat_translator(update, context)
     payload = links.parse_start_payload(context.args[0]) if context.args else None
     if payload is None:
-        await reply(update, t("help.text"))
+        await reply(update, t("start.text"))
         return
     code, courier = payload
     parsed = parse_track_args(
         f"{code} courier={courier}", max_codes=context.services.settings.max_codes_per_message
     )
     await follow_parsed(update, context, t, parsed)
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """Every command, with examples."""
+    t = await chat_translator(update, context)
+    await reply(update, t("help.text"))
 
 
 # --- following -------------------------------------------------------------------------------

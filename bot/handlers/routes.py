@@ -26,6 +26,7 @@ from bot.handlers.buttons import named_by_reply
 from bot.handlers.errors import error_handler
 from bot.handlers.follow import (
     archived_command,
+    help_command,
     list_command,
     not_text,
     plain_text,
@@ -74,7 +75,8 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     # Edited messages are ignored on purpose: re-running an edited /track would surprise.
     new = filters.UpdateType.MESSAGE
     commands = {
-        ("start", "help"): start,
+        ("start",): start,
+        ("help",): help_command,
         ("track",): track_command,
         ("list",): list_command,
         ("status",): status_command,

@@ -19,7 +19,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from bot.core.shipments import ATTENTION_STATUSES
 from bot.core.times import in_window, parse_iso_utc, utcnow
 from bot.outbound.delivery import Delivery
 from bot.outbound.sender import ChatSender
@@ -212,8 +211,9 @@ class Notifier:
             chat_id,
             notification(t, item),
             keyboard=shipment_keyboard(t, item.shipment_id, muted=False, status=status),
-            # Quiet hours make it silent; what needs attention still rings.
-            silent=status not in ATTENTION_STATUSES and in_window(item.quiet_start, item.quiet_end),
+            # Quiet hours make it silent; what needs the person (an exception, a failed
+            # delivery, a parcel to collect) still rings.
+            silent=not item.notice.needs_person and in_window(item.quiet_start, item.quiet_end),
         )
         match outcome.delivery:
             case Delivery.SENT:

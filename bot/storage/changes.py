@@ -62,7 +62,9 @@ class Changes(Repository):
             if entry is None:
                 continue
             polled.append((now, snapshot.carrier_id, snapshot.signature, entry.id))
-            change = diff(entry.id, entry.status, entry.fingerprints, snapshot)
+            change = diff(
+                entry.id, entry.status, entry.fingerprints, snapshot, entry.substatus or ""
+            )
             if change is not None:
                 changes.append(change)
             elif entry.status == Status.DELIVERED:
@@ -92,7 +94,7 @@ class Changes(Repository):
             list(shipment_ids),
         )
         await self._count_rechecks(
-            db, [_Stored(row[0], row[1], row[2], row[3], set()) for row in rows]
+            db, [_Stored(row[0], row[1], row[2], row[3], set(), None) for row in rows]
         )
         await write_all(
             db,
@@ -110,11 +112,11 @@ class Changes(Repository):
         # execute_fetchall: one hop to aiosqlite's thread, where `async for` makes one per row.
         rows = await db.execute_fetchall(
             f"WITH k(courier, code) AS (VALUES {values}) "
-            "SELECT sh.id, sh.courier, sh.code, sh.status, sh.rechecks_left, sh.next_recheck_at "
-            "FROM k JOIN shipments sh ON sh.courier = k.courier AND sh.code = k.code",
+            "SELECT sh.id, sh.courier, sh.code, sh.status, sh.rechecks_left, sh.next_recheck_at, "
+            "sh.substatus FROM k JOIN shipments sh ON sh.courier = k.courier AND sh.code = k.code",
             params,
         )
-        by_id = {row[0]: _Stored(row[0], row[3], row[4], row[5], set()) for row in rows}
+        by_id = {row[0]: _Stored(row[0], row[3], row[4], row[5], set(), row[6]) for row in rows}
         keyed = {(row[1], row[2]): by_id[row[0]] for row in rows}
         if by_id:
             marks = ",".join("?" * len(by_id))
@@ -232,6 +234,7 @@ class _Stored:
     rechecks_left: int
     next_recheck_at: str | None
     fingerprints: set[str]
+    substatus: str | None  # the shown status depends on it (pickup002: ready for pickup)
 
 
 def _status_row(change: Change, now: str) -> tuple[Any, ...]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from bot.core.codefile import RejectedRow, RowRefusal
 from bot.core.codes import Refusal, Rejected
+from bot.texts.couriers import courier_name
 from bot.texts.i18n import Html, Translator
 from bot.texts.links import code_html, plain_code
 from bot.texts.message import fit, join_lines
@@ -45,11 +46,19 @@ def _follow_line(t: Translator, result: FollowResult, max_shipments: int) -> str
     if result.outcome == FollowOutcome.OVER_LIMIT:
         return t("track.over_limit", code=code_html(entry.code, entry.courier), limit=max_shipments)
     if result.outcome == FollowOutcome.REFUSED_BY_CARRIER:
-        return t("track.refused_by_carrier", code=plain_code(entry.code), courier=entry.courier)
+        return t(
+            "track.refused_by_carrier",
+            code=plain_code(entry.code),
+            courier=courier_name(entry.courier),
+        )
     if result.pending_registration:
         return t("track.added_pending", title=name)
     shipment = result.shipment
-    status = status_with_emoji(t, shipment.status if shipment else None)
+    status = (
+        status_with_emoji(t, shipment.status, shipment.substatus)
+        if shipment
+        else status_with_emoji(t, None)
+    )
     key = "track.added" if result.outcome == FollowOutcome.ADDED else "track.already"
     line = t(key, title=name, status=status)
     if entry.label_truncated:
@@ -124,9 +133,12 @@ def _refused_by_carrier_item(
     t: Translator, result: FollowResult, rows: Mapping[tuple[str, str], int]
 ) -> Html:
     entry = result.entry
-    reason = t("bulk.reason.refused_by_carrier", courier=entry.courier)
+    reason = t("bulk.reason.refused_by_carrier", courier=courier_name(entry.courier))
     text = plain_code(entry.code)
+    # The courier as the file wrote it may have been a name ("SDA") that became its code.
     row = rows.get((entry.courier, entry.code))
+    if row is None:
+        row = next((r for (_courier, code), r in rows.items() if code == entry.code), None)
     if row is None:
         return t("bulk.refused_text", text=text, reason=reason)
     return t("bulk.refused_row", row=row, text=text, reason=reason)
@@ -137,11 +149,12 @@ def _added_item(t: Translator, result: FollowResult) -> str:
     name = title(t, entry.code, entry.label, entry.courier)
     if result.pending_registration or result.shipment is None:
         return f"• {name}"
-    return f"• {name} — {status_with_emoji(t, result.shipment.status)}"
+    shipment = result.shipment
+    return f"• {name} — {status_with_emoji(t, shipment.status, shipment.substatus)}"
 
 
 def _bulk_notes(t: Translator, results: Sequence[FollowResult]) -> list[str]:
-    """Shipments TrackingMore will register later, and names that were cut."""
+    """Shipments the tracking service will register later, and names that were cut."""
     pending = sum(r.pending_registration for r in results)
     truncated = sum(
         r.entry.label_truncated

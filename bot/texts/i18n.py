@@ -2,7 +2,8 @@
 
 Message ids are symbolic keys (`track.added`); every key exists in `it` and `en`. Texts are
 Telegram HTML: placeholders are escaped unless the value is wrapped in `Html`, which marks
-markup that the code itself built from escaped parts.
+markup that the code itself built from escaped parts. Pop-ups (the answer to a button tap)
+are plain text: `Translator.plain` formats them without escaping.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import gettext
 import html
 import io
 import logging
+from datetime import date as Date  # `Translator.date` would shadow the class
 from datetime import datetime as DateTime  # `Translator.datetime` would shadow the class
 from functools import cache
 from pathlib import Path
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -89,10 +91,18 @@ class Translator:
         self._catalog = _catalog(language)
 
     def __call__(self, key: str, **values: object) -> Html:
+        return Html(self._template(key).format(**{k: escape(v) for k, v in values.items()}))
+
+    def plain(self, key: str, **values: object) -> str:
+        """A plain-text message (a pop-up answering a button tap): nothing is escaped, so a
+        name with "&" shows "&", not "&amp;". Its template holds no markup."""
+        return self._template(key).format(**{k: str(v) for k, v in values.items()})
+
+    def _template(self, key: str) -> str:
         template = self._catalog.gettext(key)
         if template == key:
             logger.error("missing translation %r for %s", key, self.language)
-        return Html(template.format(**{k: escape(v) for k, v in values.items()}))
+        return template
 
     def plural(self, key: str, count: int, **values: object) -> Html:
         template = self._catalog.ngettext(key, key + ".plural", count)
@@ -104,18 +114,32 @@ class Translator:
         pattern = "d MMM yyyy, HH:mm" if with_year else "d MMM, HH:mm"
         return format_datetime(aware, pattern, tzinfo=ROME, locale=_BABEL_LOCALES[self.language])
 
+    def date(self, day: Date) -> str:
+        """A day with the month in words: "12 dicembre 2026", "12 December 2026"."""
+        return format_date(day, "d MMMM yyyy", locale=_BABEL_LOCALES[self.language])
+
     def time(self, moment: DateTime) -> str:
         """Hours and minutes in Italy."""
         aware = moment.replace(tzinfo=ROME) if moment.tzinfo is None else moment
         return format_datetime(aware, "HH:mm", tzinfo=ROME, locale=_BABEL_LOCALES[self.language])
 
     def status(self, status: str | None) -> Html:
-        """The localized name of a TrackingMore delivery_status; unknown ones shown raw."""
+        """The localized name of a shown status (a TrackingMore delivery_status, or
+        `ready_for_pickup`, see `bot.core.shipments.shown_status`); unknown ones shown raw."""
         if not status:
             return self("status.unknown")
         key = f"status.{status}"
         name = self._catalog.gettext(key)
         return Html(name) if name != key else Html(escape(status))
+
+    def substatus(self, substatus: str | None) -> Html | None:
+        """What a substatus says beyond its status, in plain words ("signed for"); None for
+        the substatuses that add nothing."""
+        if not substatus:
+            return None
+        key = f"substatus.{substatus.strip().lower()}"
+        phrase = self._catalog.gettext(key)
+        return Html(phrase) if phrase != key else None
 
 
 @cache

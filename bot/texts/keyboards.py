@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.shipments import Status
+from bot.core.shipments import Status, shown_status
 from bot.storage import Followed
 from bot.texts.callbacks import Action, pack
 from bot.texts.i18n import Translator
@@ -76,5 +76,6 @@ def list_keyboard(
 
 def _shipment_button_text(item: Followed, *, archived: bool) -> str:
     """♻️ or the status emoji, then the name or the code."""
-    mark = RESTORE_MARK if archived else status_emoji(item.shipment.status) + " "
+    shown = shown_status(item.shipment.status, item.shipment.substatus)
+    mark = RESTORE_MARK if archived else status_emoji(shown) + " "
     return f"{mark}{item.label or item.shipment.code}"[:MAX_BUTTON_TEXT]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup
 
+from bot.core.shipments import READY_FOR_PICKUP, shown_status
 from bot.storage import Followed, Shipment
 from bot.texts.i18n import Html, Translator
 from bot.texts.keyboards import list_keyboard
@@ -15,10 +16,12 @@ from bot.texts.message import fit, join_lines
 from bot.texts.shipments import local_time, status_emoji, title
 
 LIST_PAGE_SIZE = 10
-# /list shows what needs attention first, delivered last ("": no status yet).
+# /list shows what needs attention first, delivered last ("": no status yet); shown
+# statuses (a parcel to collect is apart from one out for delivery).
 LIST_ORDER = (
     "exception",
     "undelivered",
+    READY_FOR_PICKUP,
     "expired",
     "pickup",
     "transit",
@@ -37,8 +40,12 @@ class Page:
     number: int  # 0-based, clamped to the pages that exist
 
 
+def _shown(item: Followed) -> str:
+    return shown_status(item.shipment.status, item.shipment.substatus)
+
+
 def _list_rank(item: Followed) -> tuple[int, str]:
-    status = item.shipment.status or ""
+    status = _shown(item)
     rank = LIST_ORDER.index(status) if status in LIST_ORDER else LIST_ORDER.index("")
     return rank, item.added_at
 
@@ -57,10 +64,10 @@ def followed_page(
     lines: list[str] = [header]
     if pages > 1:
         lines.append(t("list.page", page=page + 1, pages=pages))
-    counts = Counter(item.shipment.status or "" for item in ordered)
+    counts = Counter(_shown(item) for item in ordered)
     group = None
     for item in shown:
-        status = item.shipment.status or ""
+        status = _shown(item)
         if status != group:
             group = status
             lines += [

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.core.shipments import Status
+from bot.core.deadlines import pickup_deadline
+from bot.core.shipments import READY_FOR_PICKUP, Status, shown_status
 from bot.core.times import ROME, parse_iso_utc
 from bot.storage import DeskRow
+from bot.texts.couriers import courier_name
 from bot.texts.i18n import Html, Translator, escape
 from bot.texts.message import fit
-from bot.texts.shipments import STATUS_EMOJI, local_time, status_emoji, title
+from bot.texts.shipments import STATUS_EMOJI, local_time, repeats_status, status_emoji, title
 
 LONG_IDLE_DAYS = 30  # idle this long, a shipment is called stale ("summary.stale", 🕸)
 DIGEST_WINDOW = timedelta(hours=24)
@@ -38,6 +40,7 @@ EXPORT_COLUMNS = (
     "code",
     "label",
     "courier",
+    "courier_name",  # beside the code, which is what the import reads back
     "status",
     "substatus",
     "last_event",
@@ -81,6 +84,7 @@ def idle_days(row: DeskRow, now: datetime) -> int:
 class Reason(StrEnum):
     EXCEPTION = Status.EXCEPTION.value
     UNDELIVERED = Status.UNDELIVERED.value
+    READY_FOR_PICKUP = READY_FOR_PICKUP  # waiting at a post office: someone has to go
     REFUSED = "refused"
     EXPIRED = Status.EXPIRED.value
     NO_MOVEMENT = "no_movement"
@@ -97,11 +101,16 @@ class AttentionItem:
     long_idle: bool  # no movement for LONG_IDLE_DAYS or more: "stale"
 
 
+def _shown(row: DeskRow) -> str:
+    return shown_status(row.status, row.substatus)
+
+
 def _reason(row: DeskRow, idle: int, attention_after_days: int) -> Reason | None:
     if row.refused:
         return Reason.REFUSED
-    if row.status in (Reason.EXCEPTION, Reason.UNDELIVERED, Reason.EXPIRED):
-        return Reason(row.status)
+    shown = _shown(row)
+    if shown in (Reason.EXCEPTION, Reason.UNDELIVERED, Reason.READY_FOR_PICKUP, Reason.EXPIRED):
+        return Reason(shown)
     if row.status != Status.DELIVERED and idle >= attention_after_days:
         return Reason.NO_MOVEMENT
     return None
@@ -110,8 +119,9 @@ def _reason(row: DeskRow, idle: int, attention_after_days: int) -> Reason | None
 def needs_attention(
     rows: Iterable[DeskRow], now: datetime, attention_after_days: int
 ) -> list[AttentionItem]:
-    """Exceptions, failed deliveries, refused and expired numbers, and shipments with no
-    movement for `attention_after_days`; the gravest first, then the longest idle."""
+    """Exceptions, failed deliveries, parcels to collect, refused and expired numbers, and
+    shipments with no movement for `attention_after_days`; the gravest first, then the
+    longest idle."""
     items = []
     for row in rows:
         idle = idle_days(row, now)
@@ -127,7 +137,7 @@ def needs_attention(
 
 
 def _status_or_refused(row: DeskRow) -> str:
-    return Reason.REFUSED.value if row.refused else row.status or ""
+    return Reason.REFUSED.value if row.refused else _shown(row)
 
 
 def _status_name(t: Translator, key: str) -> Html:
@@ -165,9 +175,21 @@ def _attention_line(t: Translator, item: AttentionItem, attention_after_days: in
     else:
         emoji = REFUSED_EMOJI if item.reason == Reason.REFUSED else status_emoji(item.reason)
         why = _status_name(t, item.reason)
+        if item.reason == Reason.READY_FOR_PICKUP:
+            why = Html(" · ".join([why, *_pickup_notes(t, row)]))
         if item.idle_days >= attention_after_days:
             why = Html(f"{why} · {_idle_text(t, item.idle_days)}")
     return f"{emoji} {title(t, row.code, row.label, row.courier)}\n    {why}"
+
+
+def _pickup_notes(t: Translator, row: DeskRow) -> list[str]:
+    """Where a parcel waits (its newest event's place) and until when, if the carrier says."""
+    notes = [f"📍 {escape(row.event_location)}"] if row.event_location else []
+    occurred = _aware_time(row.event_occurred_at)
+    deadline = pickup_deadline(row.event_description or "", occurred.date() if occurred else None)
+    if deadline is not None:
+        notes.append(t("summary.pickup_until", date=t.date(deadline)))
+    return notes
 
 
 def _capped(t: Translator, lines: Sequence[str]) -> list[str]:
@@ -214,8 +236,11 @@ def moved_recently(rows: Iterable[DeskRow], now: datetime) -> list[DeskRow]:
 
 
 def _moved_line(t: Translator, row: DeskRow) -> str:
-    head = f"{status_emoji(row.status)} {title(t, row.code, row.label, row.courier)}"
-    lines = [f"{head} — {t.status(row.status)}"]
+    shown = _shown(row)
+    head = f"{status_emoji(shown)} {title(t, row.code, row.label, row.courier)}"
+    name = t.status(shown or None)
+    repeated = repeats_status(name, row.event_description or "")
+    lines = [head if repeated else f"{head} — {name}"]
     if row.event_description:
         parts = [escape(row.event_description)]
         if row.event_location:
@@ -272,6 +297,7 @@ def _export_cells(t: Translator, row: DeskRow) -> list[str]:
         row.code,
         row.label or "",
         row.courier,
+        courier_name(row.courier),
         _plain_text(_status_name(t, _status_or_refused(row))),
         row.substatus or "",
         _last_event(row),

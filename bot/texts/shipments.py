@@ -3,26 +3,31 @@ a change and the /status timeline."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.core.codes import DEFAULT_COURIER
+from bot.core.deadlines import first_deadline
 from bot.core.lifecycle import NoticeEvent
-from bot.core.shipments import ATTENTION_STATUSES
+from bot.core.shipments import READY_FOR_PICKUP, shown_status
 from bot.storage import Event, Followed, Notification
+from bot.texts.couriers import courier_name
 from bot.texts.i18n import Html, Translator, escape
 from bot.texts.links import carrier_page, code_html, mention
 from bot.texts.message import fit, join_lines
 
 MAX_TIMELINE_EVENTS = 30
 
-# TrackingMore delivery_status → emoji; also the order of the /summary counts.
+# Shown status (see `bot.core.shipments.shown_status`) → emoji; also the order of the
+# /summary counts.
 STATUS_EMOJI = {
     "pending": "⏳",
     "notfound": "🔎",
     "inforeceived": "📝",
     "transit": "🚚",
     "pickup": "🛵",
+    READY_FOR_PICKUP: "🏤",
     "delivered": "✅",
     "undelivered": "⚠️",
     "exception": "🚨",
@@ -32,11 +37,14 @@ UNKNOWN_STATUS_EMOJI = "📦"
 
 
 def status_emoji(status: str | None) -> str:
+    """The emoji of a shown status."""
     return STATUS_EMOJI.get(status or "", UNKNOWN_STATUS_EMOJI)
 
 
-def status_with_emoji(t: Translator, status: str | None) -> Html:
-    return Html(f"{status_emoji(status)} {t.status(status)}")
+def status_with_emoji(t: Translator, status: str | None, substatus: str | None = "") -> Html:
+    """A stored delivery_status and substatus as the person reads it: "🏤 Da ritirare"."""
+    shown = shown_status(status, substatus) or None
+    return Html(f"{status_emoji(shown)} {t.status(shown)}")
 
 
 def title(t: Translator, code: str, label: str | None, courier: str = DEFAULT_COURIER) -> Html:
@@ -57,37 +65,81 @@ def local_time(t: Translator, occurred_at: str | None, raw_time: str = "") -> st
 
 
 def notification(t: Translator, item: Notification) -> Html:
+    """The message about one change: the status (once, even when the carrier's text starts
+    with it), what the substatus adds, the new events, and for a parcel to collect where
+    and until when."""
     notice = item.notice
-    status = notice.status
-    lines = [
-        f"{status_emoji(status)} {title(t, item.code, item.label, item.courier)}",
-        t("notify.status", status=Html(t.status(status))),
-    ]
+    shown = notice.shown_status
+    name = t.status(shown or None)
     events = notice.events
+    lines: list[str | None] = [
+        f"{status_emoji(shown)} {title(t, item.code, item.label, item.courier)}"
+    ]
+    merged = _merged_head(name, events[0].description) if len(events) == 1 else None
+    lines.append(merged or t("notify.status", status=name))
+    detail = t.substatus(notice.substatus)
+    if detail:
+        lines.append(t("notify.detail", detail=detail))
+    ready = shown == READY_FOR_PICKUP
     if len(events) == 1:
-        lines.extend(_event_block(t, events[0]))
+        event = events[0]
+        if merged is None:
+            lines.append(escape(event.description))
+        if ready:
+            lines.extend(pickup_lines(t, events))
+        lines.append(_where_when(t, event, with_place=not ready) or None)
     else:
         lines.extend(_event_bullet(t, event) for event in events)
-    more = notice.more_events
-    if more:
-        lines.append(t.plural("notify.more_events", more))
-    if item.chat_type != "private" and status in ATTENTION_STATUSES and item.added_by:
+    if notice.more_events:
+        lines.append(t.plural("notify.more_events", notice.more_events))
+    if ready and len(events) != 1:
+        lines.extend(pickup_lines(t, events))
+    if item.chat_type != "private" and notice.needs_person and item.added_by:
         lines.append(t("notify.mention", who=mention(item.added_by, item.added_by_name)))
     return fit(join_lines(lines), t)
 
 
-def _event_block(t: Translator, event: NoticeEvent) -> list[str]:
-    """The one new event: its description, then where and when."""
-    lines = [escape(event.description)]
-    where_when = _where_when(t, event)
-    if where_when:
-        lines.append(where_when)
+def _merged_head(name: str, description: str) -> Html | None:
+    """The carrier's text with the status's name in bold ("<b>In transito</b> presso il
+    Centro di Smistamento") when it starts with that name; None when it does not."""
+    plain = html.unescape(str(name))
+    text = description.strip()
+    if not plain or not text.casefold().startswith(plain.casefold()):
+        return None
+    rest = text[len(plain) :]
+    if rest[:1].isalnum():
+        return None  # "In consegnata…" does not start with "In consegna"
+    return Html(f"<b>{escape(text[: len(plain)])}</b>{escape(rest)}")
+
+
+def repeats_status(name: str, description: str) -> bool:
+    return _merged_head(name, description) is not None
+
+
+def pickup_lines(t: Translator, events: Sequence[NoticeEvent | Event]) -> list[str]:
+    """Where a parcel waits to be collected (the newest event's place) and, when the
+    carrier's text says it, until when."""
+    lines: list[str] = []
+    place = next((e.location for e in events if e.location), "")
+    if place:
+        lines.append(t("pickup.where", place=place))
+    reference = _event_day(events[0].occurred_at) if events else None
+    deadline = first_deadline((e.description for e in events), reference)
+    if deadline is not None:
+        lines.append(t("pickup.until", date=t.date(deadline)))
     return lines
 
 
-def _where_when(t: Translator, event: NoticeEvent) -> str:
+def _event_day(occurred_at: str | None) -> date | None:
+    try:
+        return datetime.fromisoformat(occurred_at).date() if occurred_at else None
+    except ValueError:
+        return None
+
+
+def _where_when(t: Translator, event: NoticeEvent, *, with_place: bool = True) -> str:
     parts = []
-    if event.location:
+    if event.location and with_place:
         parts.append(f"📍 {escape(event.location)}")
     when = local_time(t, event.occurred_at, event.raw_time)
     if when:
@@ -109,11 +161,17 @@ def _event_bullet(t: Translator, event: NoticeEvent) -> str:
 def timeline(t: Translator, item: Followed, events: Sequence[Event]) -> Html:
     """The full history, newest first, up to MAX_TIMELINE_EVENTS events."""
     shipment = item.shipment
+    shown = shown_status(shipment.status, shipment.substatus)
     lines = [
-        f"{status_emoji(shipment.status)} {title(t, shipment.code, item.label, shipment.courier)}",
-        t("status.courier", courier=shipment.courier),
-        t("status.current", status=Html(t.status(shipment.status))),
+        f"{status_emoji(shown)} {title(t, shipment.code, item.label, shipment.courier)}",
+        t("status.courier", courier=courier_name(shipment.courier)),
+        t("status.current", status=t.status(shown or None)),
     ]
+    detail = t.substatus(shipment.substatus)
+    if detail:
+        lines.append(t("notify.detail", detail=detail))
+    if shown == READY_FOR_PICKUP:
+        lines.extend(pickup_lines(t, events))
     page = carrier_page(t, shipment.code, shipment.courier)
     if page:
         lines.append(page)
@@ -132,6 +190,8 @@ def timeline(t: Translator, item: Followed, events: Sequence[Event]) -> Html:
 
 def _timeline_line(t: Translator, event: Event) -> str:
     when = local_time(t, event.occurred_at, event.raw_time)
-    status = f" — {t.status(event.status)}" if event.status else ""
+    name = t.status(shown_status(event.status, event.substatus)) if event.status else ""
+    repeated = not name or repeats_status(name, event.description)
+    status = "" if repeated else f" — {name}"
     where = f"\n    📍 {escape(event.location)}" if event.location else ""
     return f"🕒 <b>{escape(when)}</b>{status}\n    {escape(event.description)}{where}"
