@@ -218,7 +218,8 @@ class Postino:
             digests, interval=DIGEST_CHECK_SECONDS, first=1.0, name="digest", job_kwargs=_SINGLE_RUN
         )
         # Hourly: a fetched list is kept a day, a failed fetch is tried again after an hour.
-        jobs.run_repeating(courier_list, interval=3600, first=0, name="couriers")
+        # (`first` > 0: APScheduler moves a start that is already past to the next interval.)
+        jobs.run_repeating(courier_list, interval=3600, first=0.5, name="couriers")
         jobs.run_repeating(
             self.heartbeat.save_job, interval=HEARTBEAT_INTERVAL_SECONDS, first=0, name="heartbeat"
         )

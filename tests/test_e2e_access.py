@@ -41,7 +41,7 @@ def test_strangers_get_one_refusal_and_nothing_is_stored_or_spent(
     fake_tg.wait_until(lambda f: f.callback_answers(callback), what="refused callback")
     settle_updates(fake_tg)
     assert len(fake_tg.texts(STRANGER)) == 1  # one refusal, then silence
-    assert fake_tm.requests == []
+    assert fake_tm.parcel_requests == []
 
     # The owner and any member of the allowed group are served.
     assert "Now tracking" in ask(fake_tg, OWNER, CODE, language_code="en")

@@ -247,7 +247,7 @@ def test_files_that_are_not_lists_of_codes_get_a_clear_answer(
         assert expected in upload(fake_tg, CHAT, name, content, mime_type=mime_type), name
     downloads = [c for c in fake_tg.calls("getFile")]
     assert len(downloads) == len(cases) - 2  # neither the PDF by name nor the big file
-    assert fake_tm.requests == []
+    assert fake_tm.parcel_requests == []
     assert "couldn't find a tracking code" in ask(fake_tg, CHAT, "hello")  # still fine
 
 

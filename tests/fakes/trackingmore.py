@@ -30,7 +30,7 @@ from . import BackgroundServer, TokenBucket, take_all_or_wait
 JSON = dict[str, Any]
 
 MAX_NUMBERS_PER_CALL = 40
-ENDPOINTS = ("create", "batch", "get", "delete", "retrack", "update", "detect")
+ENDPOINTS = ("create", "batch", "get", "delete", "retrack", "update", "detect", "couriers")
 _ROUTES = [
     ("POST", re.compile(r"/v4/trackings/create/?"), "create"),
     ("POST", re.compile(r"/v4/trackings/batch/?"), "batch"),
@@ -39,6 +39,19 @@ _ROUTES = [
     ("POST", re.compile(r"/v4/trackings/retrack/(?P<id>[^/]+)"), "retrack"),
     ("PUT", re.compile(r"/v4/trackings/update/(?P<id>[^/]+)"), "update"),
     ("POST", re.compile(r"/v4/couriers/detect/?"), "detect"),
+    ("GET", re.compile(r"/v4/couriers/all/?"), "couriers"),
+]
+# What `GET /v4/couriers/all` lists (a few of TrackingMore's ~1,000), in the shape its SDKs
+# document: courier_name, courier_code, courier_country_iso2, courier_url, courier_phone,
+# courier_type, tracking_required_fields, optional_fields, default_language,
+# support_language, courier_logo.
+COURIERS: list[tuple[str, str, str, str]] = [
+    ("poste-italiane", "Poste Italiane", "IT", "https://www.poste.it"),
+    ("italy-sda", "SDA", "IT", "https://www.sda.it"),
+    ("brt-it", "BRT", "IT", "https://www.brt.it"),
+    ("gls-italy", "GLS Italy", "IT", "https://www.gls-italy.com"),
+    ("dhl", "DHL Express", "DE", "https://www.dhl.com"),
+    ("ups", "UPS", "US", "https://www.ups.com"),
 ]
 MESSAGES = {
     200: "Request response is successful",
@@ -388,6 +401,22 @@ def _route(method: str, path: str) -> tuple[str, str | None]:
     return "other", None
 
 
+def _courier_entry(code: str, name: str, country: str, url: str) -> JSON:
+    return {
+        "courier_name": name,
+        "courier_code": code,
+        "courier_country_iso2": country,
+        "courier_url": url,
+        "courier_phone": "",
+        "courier_type": "express",
+        "tracking_required_fields": None,
+        "optional_fields": None,
+        "default_language": "en",
+        "support_language": ["en", country.lower()],
+        "courier_logo": f"//static.trackingmore.com/images/icons/express/{code}.png",
+    }
+
+
 def _decode_json(body: bytes) -> Any:
     try:
         return json.loads(body) if body else None
@@ -410,6 +439,7 @@ class FakeTrackingMore(BackgroundServer):
         self._rate_limited = 0
         self._clock = _now() - timedelta(days=10)
         self._unknown_couriers: set[str] = set()
+        self._couriers = list(COURIERS)
 
     @property
     def base_url(self) -> str:
@@ -517,6 +547,8 @@ class FakeTrackingMore(BackgroundServer):
             return self._batch(payload)
         if endpoint == "detect":
             return self._detect(payload)
+        if endpoint == "couriers":
+            return envelope(200, data=[_courier_entry(*c) for c in self._couriers])
         return self._get(query)
 
     # -- endpoints (lock held) -------------------------------------------------------------
@@ -745,6 +777,11 @@ class FakeTrackingMore(BackgroundServer):
         with self._cond:
             self._faults.append(fault)
 
+    def set_couriers(self, couriers: list[tuple[str, str, str, str]]) -> None:
+        """What `couriers/all` lists: (code, name, country, url) each."""
+        with self._cond:
+            self._couriers = list(couriers)
+
     def refuse_courier(self, courier: str) -> None:
         """Registrations with ``courier`` get 4120 (courier_code invalid), as TrackingMore
         answers for a courier code it does not have."""
@@ -777,6 +814,11 @@ class FakeTrackingMore(BackgroundServer):
     def requests(self) -> list[JSON]:
         with self._cond:
             return copy.deepcopy(self._requests)
+
+    @property
+    def parcel_requests(self) -> list[JSON]:
+        """The requests about parcels: all but the bot's own fetch of the courier list."""
+        return [r for r in self.requests if r["endpoint"] != "couriers"]
 
     def _of(self, endpoint: str) -> list[JSON]:
         return [r for r in self.requests if r["endpoint"] == endpoint]
