@@ -1,5 +1,3 @@
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -535,13 +533,11 @@ def test_zero_max_codes_counts_everything_as_overflow() -> None:
     assert parse_message("RR123456785IT\n3UW1CEG000511", max_codes=0) == ParsedCodes((), (), 2)
 
 
-def test_4096_character_message_is_fast() -> None:
+def test_a_full_4096_character_message_is_read() -> None:
     lines = [f"{s10(f'{number:08d}')} pacco numero {number:04d}" for number in range(128)]
     text = "\n".join(lines)
     assert len(text) <= 4096
-    started = time.perf_counter()
     result = parse_message(text, max_codes=50)
-    assert time.perf_counter() - started < 0.5
     assert len(result.entries) == 50
     assert result.entries[0].label == "pacco numero 0000"
     assert result.overflow == 128 - 50
@@ -563,18 +559,16 @@ def test_4096_character_message_is_fast() -> None:
         "\n".join(["1 2 3 4"] * 1250),
     ],
 )
-def test_5000_character_messages_are_fast(text: str) -> None:
-    started = time.perf_counter()
+def test_5000_character_messages_are_read_whole(text: str) -> None:
+    # How long they take is a benchmark row (`python -m bench --only parsing`), not a test.
     result = parse_message(text, max_codes=50)
-    assert time.perf_counter() - started < 0.5
     assert len(result.entries) <= 50
 
 
-def test_huge_message_is_linear() -> None:
+def test_huge_message_counts_what_it_does_not_take() -> None:
     text = "\n".join(f"{s10(f'{number:08d}')} label {number}" for number in range(20_000))
-    started = time.perf_counter()
     result = parse_message(text, max_codes=50)
-    assert time.perf_counter() - started < 3
+    assert len(result.entries) == 50
     assert result.overflow == 20_000 - 50
 
 
