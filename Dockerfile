@@ -45,14 +45,16 @@ COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    DATABASE_PATH=/data/postino.sqlite3
+    DATABASE_PATH=/data/postino.sqlite3 \
+    BACKUP_DIR=/data/backups
 WORKDIR /app
 USER ${UID}:${UID}
 VOLUME ["/data"]
 # Only used with WEBHOOK_LISTEN=0.0.0.0:8080 (TrackingMore pushes, Telegram webhook, metrics).
 EXPOSE 8080
 STOPSIGNAL SIGTERM
-# Fails when the bot has not completed a Telegram round-trip or a poll cycle recently.
+# Fails while the bot is starting, and when it has not completed a Telegram round-trip
+# or a poll cycle recently.
 HEALTHCHECK --interval=60s --timeout=15s --start-period=120s --retries=3 \
     CMD ["python", "-m", "bot", "health"]
 # Exec form: python is PID 1 and receives SIGTERM itself.

@@ -1,6 +1,8 @@
 """The composition root: the one place that builds every service, wires them together and
 schedules every job. Nothing else constructs a service or touches the job queue.
 
+Start-up asks Telegram first (getMe; a refused token stops it), then opens the database.
+
 The run loop is explicit (not `run_polling`) so that shutdown happens in the order that
 loses nothing: stop taking updates, end the poll cycle, let the sender finish the message in
 flight, stop the job queue, close the carrier client and the database.
@@ -27,7 +29,8 @@ from bot.core.couriers import CourierBook
 from bot.core.times import today
 from bot.handlers.context import SERVICES_KEY, Context, Services
 from bot.handlers.routes import register_handlers, set_command_menus
-from bot.ops.configuration import configuration_lines
+from bot.ops.backups import AutomaticBackups
+from bot.ops.configuration import configuration_groups
 from bot.ops.health import (
     HEARTBEAT_INTERVAL_SECONDS,
     Heartbeat,
@@ -35,13 +38,15 @@ from bot.ops.health import (
     heartbeat_path,
 )
 from bot.ops.metrics import Metrics, ScrapeInputs
+from bot.ops.telegram_updates import SkippingUnreadableUpdates
 from bot.ops.telegram_webhook import WATCH_INTERVAL_SECONDS, TelegramWebhook
 from bot.ops.webserver import WebServer
 from bot.outbound.alerts import AdminAlerts
 from bot.outbound.digest import DIGEST_CHECK_SECONDS, Digests
 from bot.outbound.notifier import Notifier
 from bot.outbound.sender import ChatSender
-from bot.storage import SCHEMA_VERSION, Storage
+from bot.storage import SCHEMA_VERSION, Storage, StorageOpenError
+from bot.storage.maintenance import check_database_location
 from bot.texts.couriers import use_courier_book
 from bot.texts.links import set_bot_username
 from bot.tracking.couriers import CourierDirectory
@@ -84,7 +89,7 @@ def build_application(settings: Settings, heartbeat: Heartbeat) -> PTBApplicatio
         .context_types(ContextTypes(context=Context))
         .concurrent_updates(16)
         .request(RoundTripRecordingRequest(heartbeat, connection_pool_size=64, pool_timeout=30))
-        .get_updates_request(RoundTripRecordingRequest(heartbeat, connection_pool_size=1))
+        .get_updates_request(SkippingUnreadableUpdates(heartbeat, connection_pool_size=1))
         .build()
     )
     register_handlers(application)
@@ -118,14 +123,12 @@ class Postino:
     registrar: Registrar
     web: WebServer | None
     telegram_webhook: TelegramWebhook | None
+    backups: AutomaticBackups | None
 
-    async def start(
-        self, *, receive_updates: bool = True, stop: asyncio.Event | None = None
-    ) -> None:
-        """Telegram's getMe (with patience, until `stop` is set), the menus, the web server,
-        then updates (long polling or the webhook, unless `receive_updates` is false: tests
-        feed updates to `application.process_update` themselves) and every job."""
-        await self._initialize_telegram(stop or asyncio.Event())
+    async def start(self, *, receive_updates: bool = True) -> None:
+        """The menus, the web server, then updates (long polling or the webhook, unless
+        `receive_updates` is false: tests feed updates to `application.process_update`
+        themselves) and every job. Telegram has answered getMe already (`open_bot`)."""
         set_bot_username(self.application.bot.username)
         logger.info(
             "postino started as @%s (schema v%d, polling TrackingMore every %g s, %s)",
@@ -134,14 +137,16 @@ class Postino:
             self.settings.poll_interval_seconds,
             "open to everyone" if self.settings.access_is_open else "restricted access",
         )
-        logger.info("configuration: %s", ", ".join(configuration_lines(self.settings)))
+        for group, lines in configuration_groups(self.settings):
+            logger.info("configuration, %s: %s", group, "; ".join(lines))
         await set_command_menus(self.application)
         await self.application.start()
         if self.web is not None:
             await self.web.start()
         if receive_updates:
             await self._receive_updates()
-        self._schedule_jobs()
+        first_backup = await self.backups.first_delay() if self.backups is not None else 0.0
+        self._schedule_jobs(first_backup)
         self.services.notifier.start()
 
     async def stop(self) -> None:
@@ -166,27 +171,6 @@ class Postino:
         await application.shutdown()
         self.heartbeat.mark_stopped()
 
-    async def _initialize_telegram(self, stop: asyncio.Event) -> None:
-        """getMe with patience: Telegram being unreachable at boot is not fatal, a bad token is."""
-        delay = 1.0
-        while True:
-            try:
-                await self.application.initialize()
-                return
-            except InvalidToken:
-                raise StartupError(
-                    "TELEGRAM_BOT_TOKEN was refused by Telegram (getMe: Unauthorized)"
-                ) from None
-            except (NetworkError, TelegramError) as exc:
-                logger.warning(
-                    "Telegram not reachable at start (%s); retrying in %.0f s", exc, delay
-                )
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-                raise StartupError("stopped before Telegram could be reached")
-            except TimeoutError:
-                delay = min(TELEGRAM_START_RETRY_MAX, delay * 2)
-
     async def _receive_updates(self) -> None:
         """Webhook mode when TELEGRAM_WEBHOOK_URL is set, long polling otherwise."""
         if self.telegram_webhook is not None:
@@ -197,7 +181,7 @@ class Postino:
             allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, timeout=10
         )
 
-    def _schedule_jobs(self) -> None:
+    def _schedule_jobs(self, first_backup: float) -> None:
         jobs = self.application.job_queue
         assert jobs is not None
         services = self.services
@@ -223,6 +207,14 @@ class Postino:
         jobs.run_repeating(
             self.heartbeat.save_job, interval=HEARTBEAT_INTERVAL_SECONDS, first=0, name="heartbeat"
         )
+        if self.backups is not None:
+            jobs.run_repeating(
+                self.backups.run_job,
+                interval=self.backups.every_seconds,
+                first=first_backup,
+                name="backup",
+                job_kwargs=_SINGLE_RUN,
+            )
         if self.telegram_webhook is not None:
             jobs.run_repeating(
                 self.telegram_webhook.watch_job,
@@ -232,12 +224,53 @@ class Postino:
             )
 
 
-async def open_bot(settings: Settings) -> Postino:
-    """Build the application and every service (opening the database); nothing is sent yet."""
+async def initialize_telegram(
+    application: PTBApplication, heartbeat: Heartbeat, stop: asyncio.Event
+) -> None:
+    """getMe with patience: Telegram being unreachable at boot is not fatal, a bad token is."""
+    delay = 1.0
+    while True:
+        try:
+            await application.initialize()
+            return
+        except InvalidToken:
+            raise StartupError(
+                "TELEGRAM_BOT_TOKEN was refused by Telegram (getMe: Unauthorized)"
+            ) from None
+        except (NetworkError, TelegramError) as exc:
+            logger.warning("Telegram not reachable at start (%s); retrying in %.0f s", exc, delay)
+            await asyncio.to_thread(heartbeat.starting, f"Telegram not reachable: {exc}")
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+            raise StartupError("stopped before Telegram could be reached")
+        except TimeoutError:
+            delay = min(TELEGRAM_START_RETRY_MAX, delay * 2)
+
+
+async def open_bot(settings: Settings, stop: asyncio.Event | None = None) -> Postino:
+    """Telegram first (getMe, with patience until `stop` is set: a refused token stops here,
+    before the database is created or migrated), then the database and every service;
+    nothing is sent yet. The heartbeat file says "starting" from the first moment."""
+    check_database_location(settings.database_path)  # creates nothing
     heartbeat = Heartbeat(heartbeat_path(settings.database_path))
-    metrics = Metrics()
+    await asyncio.to_thread(heartbeat.starting)
     application = build_application(settings, heartbeat)
-    storage = await Storage.open(settings.database_path)
+    try:
+        await initialize_telegram(application, heartbeat, stop or asyncio.Event())
+        await asyncio.to_thread(heartbeat.save_logging_errors)  # Telegram answered: running
+        storage = await Storage.open(settings.database_path)
+    except (StartupError, StorageOpenError) as exc:
+        await application.shutdown()
+        await asyncio.to_thread(heartbeat.mark_stopped, str(exc))
+        raise
+    return _assemble(settings, application, heartbeat, storage)
+
+
+def _assemble(
+    settings: Settings, application: PTBApplication, heartbeat: Heartbeat, storage: Storage
+) -> Postino:
+    """Every service, wired; the database is open and Telegram has answered."""
+    metrics = Metrics()
     carrier = TrackingMoreClient(
         settings.trackingmore_api_base_url,
         settings.trackingmore_api_key,
@@ -280,6 +313,7 @@ async def open_bot(settings: Settings) -> Postino:
         down_after_cycles=settings.carrier_down_alert_cycles,
     )
     poller.add_health_listener(alerts.on_health)
+    storage.database.add_write_listener(alerts.on_storage)
     poller.add_health_listener(heartbeat.on_poll_cycle)
     digests = Digests(
         sender, storage, default_language=settings.default_language, stale_days=settings.stale_days
@@ -319,6 +353,7 @@ async def open_bot(settings: Settings) -> Postino:
         if settings.telegram_webhook_url
         else None
     )
+    backups = AutomaticBackups.of(settings, alerts.on_backup) if settings.backup_dir else None
     return Postino(
         settings,
         application,
@@ -329,6 +364,7 @@ async def open_bot(settings: Settings) -> Postino:
         registrar,
         web,
         telegram_webhook,
+        backups,
     )
 
 
@@ -348,9 +384,9 @@ async def serve(settings: Settings) -> None:
     """`python -m bot`: run until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     _install_signal_handlers(stop)
-    postino = await open_bot(settings)
+    postino = await open_bot(settings, stop)
     try:
-        await postino.start(stop=stop)
+        await postino.start()
         await stop.wait()
         logger.info("stop requested; shutting down")
     finally:

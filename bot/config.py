@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -24,8 +25,11 @@ _LISTEN_RE = re.compile(r"^(?P<host>[^:\s]*|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})
 DEFAULT_POLL_SECONDS = 1800
 PUSH_SAFETY_NET_POLL_SECONDS = 6 * 3600
 TELEGRAM_WEBHOOK_PREFIX = "/telegram/"
+# Who may read /metrics and /healthz by default: loopback and the private ranges.
+DEFAULT_METRICS_ALLOW = "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
 
 T = TypeVar("T")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(ValueError):
@@ -59,6 +63,12 @@ class Settings:
     telegram_webhook_url: str = ""
     telegram_webhook_secret: str = ""
     health_max_age_seconds: float = 0.0
+    metrics_allow: tuple[Network, ...] = field(
+        default_factory=lambda: _networks(DEFAULT_METRICS_ALLOW, "METRICS_ALLOW")
+    )
+    backup_dir: Path | None = None
+    backup_every_hours: float = 24.0
+    backup_keep: int = 7
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -99,6 +109,10 @@ class Settings:
         if self.health_max_age_seconds > 0:
             return self.health_max_age_seconds
         return max(3 * self.poll_interval_seconds, 300.0)
+
+    @property
+    def backup_every_seconds(self) -> float:
+        return self.backup_every_hours * 3600
 
 
 def load_settings(
@@ -195,6 +209,13 @@ def _parse(env: Mapping[str, str]) -> Settings:
         health_max_age_seconds=_number(
             get("HEALTH_MAX_AGE_SECONDS", "0"), "HEALTH_MAX_AGE_SECONDS", float, 0, 30 * 86400
         ),
+        metrics_allow=_networks(get("METRICS_ALLOW", DEFAULT_METRICS_ALLOW), "METRICS_ALLOW"),
+        backup_dir=_backup_dir(get("BACKUP_DIR"), "BACKUP_DIR"),
+        # Fractions work (0.001 is 3.6 s, for tests); at most a month.
+        backup_every_hours=_number(
+            get("BACKUP_EVERY_HOURS", "24"), "BACKUP_EVERY_HOURS", float, 0.0001, 24 * 31
+        ),
+        backup_keep=_number(get("BACKUP_KEEP", "7"), "BACKUP_KEEP", int, 1, 10_000),
     )
 
 
@@ -280,6 +301,31 @@ def _listen(value: str, name: str) -> tuple[str, int] | None:
     if not match or not 0 < port < 65536:
         raise ConfigError(f"{name} must be host:port (e.g. 0.0.0.0:8080), got {value!r}")
     return (match["host"].strip("[]") or "0.0.0.0", port)  # noqa: S104 - the user chose it
+
+
+def _networks(value: str, name: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or CIDRs (`10.0.0.0/8`, `::1`); empty: nobody."""
+    networks = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be comma-separated addresses or CIDRs (e.g. 10.0.0.0/8), got {part!r}"
+            ) from None
+    return tuple(networks)
+
+
+def _backup_dir(value: str, name: str) -> Path | None:
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{name} must be a folder, but {value} is a file")
+    return path
 
 
 def _webhook_secret(value: str) -> str:

@@ -37,6 +37,7 @@ SERVICES = {
     "CourierDirectory",
     "ChatSender",
     "AdminAlerts",
+    "AutomaticBackups",
     "Digests",
     "Notifier",
     "Poller",

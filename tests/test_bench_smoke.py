@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import PARTS
+from bench.__main__ import JUDGED_AT_QUICK_SIZES, NOT_JUDGED, PARTS
 
 # Half a minute of benchmarks at tiny sizes: the full run's, not the everyday one's.
 pytestmark = [pytest.mark.e2e, pytest.mark.full]
@@ -35,3 +35,8 @@ def test_quick_bench_completes_and_prints_every_row() -> None:
     expected = {what for whats, _ in PARTS.values() for what in whats}
     assert expected <= printed, f"missing rows: {expected - printed}\n{result.stdout}"
     assert "ERROR" not in result.stdout
+    # Rates, CPU and memory at tiny sizes are not judged (neither "ok" nor "OFF TARGET").
+    for line in rows[1:]:
+        what, verdict = line.split(" | ")[0].removeprefix("| "), line.split(" | ")[-1]
+        if what in expected - JUDGED_AT_QUICK_SIZES:
+            assert verdict.removesuffix(" |") == NOT_JUDGED, line

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.ops.configuration import configuration, configuration_lines
+from bot.ops.configuration import configuration, configuration_groups, configuration_lines
 from bot.ops.health import HeartbeatRecord, Thresholds
 from bot.ops.metrics import Metrics, ScrapeInputs
 from bot.storage import Gauges
@@ -135,6 +135,51 @@ def test_configuration_summary_shows_every_setting_and_no_secret() -> None:
         assert secret not in text
 
 
+def test_start_up_configuration_is_a_line_a_group_with_every_setting_once_and_no_secret() -> None:
+    settings = load_settings(
+        env(
+            WEBHOOK_LISTEN="0.0.0.0:8080",
+            TRACKINGMORE_WEBHOOK_SECRET=SECRET,
+            TELEGRAM_WEBHOOK_URL="https://bot.example.com",
+            TELEGRAM_WEBHOOK_SECRET="telegram-secret-abcdef",
+        )
+    )
+    groups = configuration_groups(settings)
+    names = [line.partition("=")[0] for _group, lines in groups for line in lines]
+    assert sorted(names) == sorted(f.name.upper() for f in dataclasses.fields(Settings))
+    assert [group for group, _lines in groups] == [
+        "telegram",
+        "trackingmore",
+        "access",
+        "data",
+        "web",
+        "behaviour",
+    ]
+    text = "\n".join("; ".join(lines) for _group, lines in groups)
+    assert "TELEGRAM_BOT_TOKEN=123456:****" in text
+    for secret in settings.secrets:
+        assert secret not in text
+
+
+def test_metrics_allow_takes_addresses_and_cidrs_and_names_itself_when_wrong() -> None:
+    default = load_settings(env()).metrics_allow
+    assert [str(n) for n in default] == [
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    ]
+    chosen = load_settings(env(METRICS_ALLOW=" 203.0.113.7, 2001:db8::/32 ,")).metrics_allow
+    assert [str(n) for n in chosen] == ["203.0.113.7/32", "2001:db8::/32"]
+    assert load_settings(env(METRICS_ALLOW="")).metrics_allow == ()
+    shown = dict(configuration(load_settings(env(METRICS_ALLOW=""))))
+    assert shown["METRICS_ALLOW"] == "(nobody)"
+    with pytest.raises(ConfigError, match=r"^METRICS_ALLOW must be .* got 'intranet'$"):
+        load_settings(env(METRICS_ALLOW="10.0.0.0/8,intranet"))
+
+
 # --- health and metrics ----------------------------------------------------------------
 
 
@@ -151,6 +196,18 @@ def test_heartbeat_problems_name_what_is_old_or_missing() -> None:
     ]
     fresh.stopped_at = NOW
     assert fresh.problems(thresholds, NOW) == ["the bot has stopped"]
+
+
+def test_a_heartbeat_without_a_telegram_answer_yet_is_starting() -> None:
+    record = HeartbeatRecord(pid=1, started_at=NOW - 12, note="Telegram not reachable: boom")
+    assert record.starting and record.state == "starting"
+    thresholds = Thresholds(telegram=300, poll_cycle=5400)
+    expected = "starting: waiting for Telegram's first answer (12 s since start; Telegram not"
+    assert record.problems(thresholds, NOW)[0].startswith(expected)
+    assert record.report(thresholds, NOW)["status"] == "starting"
+    record.telegram_ok_at = NOW
+    assert not record.starting
+    assert record.report(thresholds, NOW)["problems"] == ["no poll cycle completed yet"]
 
 
 def test_thresholds_follow_the_poll_interval_but_telegram_stays_tight() -> None:

@@ -28,7 +28,17 @@ async def membership_changed(update: Update, context: Context) -> None:
 
 
 async def group_migrated(update: Update, context: Context) -> None:
+    """A group became a supergroup. Telegram says it twice: the old group gets
+    `migrate_to_chat_id`, the new supergroup `migrate_from_chat_id`, in either order. Either
+    moves the chat (the second finds it moved already); neither is answered."""
     message = update.effective_message
-    assert message is not None and message.migrate_to_chat_id is not None
-    await context.services.storage.chats.migrate_chat(message.chat.id, message.migrate_to_chat_id)
-    logger.info("chat %s became supergroup %s", message.chat.id, message.migrate_to_chat_id)
+    if message is None:
+        return
+    if message.migrate_to_chat_id is not None:
+        old_id, new_id = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id is not None:
+        old_id, new_id = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    await context.services.storage.chats.migrate_chat(old_id, new_id)
+    logger.info("chat %s became supergroup %s", old_id, new_id)

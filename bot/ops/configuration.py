@@ -3,11 +3,14 @@
 Every `Settings` field is shown under its environment variable (the field name in upper
 case), so a new setting appears here without further work. Tokens, keys and secrets show
 only their last characters (the token its public bot id), enough to tell which one is used.
+The start-up log shows them a group a line (`configuration_groups`); a setting no group
+names is shown under "behaviour".
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 from bot.config import Settings
@@ -15,6 +18,32 @@ from bot.config import Settings
 _SECRET_SUFFIXES = ("_token", "_key", "_secret")
 _VISIBLE_SECRET_TAIL = 4
 _MIN_LENGTH_TO_SHOW_TAIL = 16
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("telegram", ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_BASE_URL", "TELEGRAM_FILE_BASE_URL")),
+    (
+        "trackingmore",
+        (
+            "TRACKINGMORE_API_KEY",
+            "TRACKINGMORE_API_BASE_URL",
+            "CARRIER_TIMEOUT_SECONDS",
+            "POLL_INTERVAL_SECONDS",
+            "CARRIER_DOWN_ALERT_CYCLES",
+        ),
+    ),
+    ("access", ("ALLOWED_USER_IDS", "ALLOWED_CHAT_IDS", "ADMIN_USER_IDS")),
+    ("data", ("DATABASE_PATH", "BACKUP_DIR", "BACKUP_EVERY_HOURS", "BACKUP_KEEP")),
+    (
+        "web",
+        (
+            "WEBHOOK_LISTEN",
+            "TRACKINGMORE_WEBHOOK_SECRET",
+            "TELEGRAM_WEBHOOK_URL",
+            "TELEGRAM_WEBHOOK_SECRET",
+            "HEALTH_MAX_AGE_SECONDS",
+            "METRICS_ALLOW",
+        ),
+    ),
+)
 
 
 def mask(secret: str) -> str:
@@ -42,6 +71,16 @@ def configuration_lines(settings: Settings) -> list[str]:
     return [f"{name}={value}" for name, value in configuration(settings)]
 
 
+def configuration_groups(settings: Settings) -> list[tuple[str, list[str]]]:
+    """`(group, ["NAME=value", …])` in the order of GROUPS, then "behaviour" (the rest)."""
+    shown = dict(configuration(settings))
+    grouped = []
+    for group, names in GROUPS:
+        grouped.append((group, [f"{name}={shown.pop(name)}" for name in names if name in shown]))
+    grouped.append(("behaviour", [f"{name}={value}" for name, value in shown.items()]))
+    return [(group, lines) for group, lines in grouped if lines]
+
+
 def _shown(name: str, value: object, settings: Settings) -> str:
     if name == "telegram_bot_token":
         return mask_bot_token(str(value))
@@ -55,6 +94,8 @@ def _shown(name: str, value: object, settings: Settings) -> str:
 def _plain(value: object) -> str:
     if value is None or value == "":
         return "(not set)"
+    if isinstance(value, tuple) and all(isinstance(v, IPv4Network | IPv6Network) for v in value):
+        return ",".join(str(network) for network in value) or "(nobody)"
     if isinstance(value, frozenset | set):
         return ",".join(str(v) for v in sorted(value)) or "(none)"
     if isinstance(value, tuple) and len(value) == 2:

@@ -1,9 +1,11 @@
 """`python -m bot doctor`: is everything in place for the bot to run?
 
 Checks the Telegram token (getMe), the TrackingMore key (one read of a tracking), the
-database (writable, schema version) and the webhook settings, then prints the effective
+database (writable, schema version), the automatic backups (the last one and its age) and
+the webhook settings, then prints the effective
 configuration with secrets masked. Exit code 0 only when no check failed; warnings (things
-that work but look unintended) do not fail.
+that work but look unintended) do not fail. What the checks would log is left out (below
+ERROR): each outcome is a line of the report, which is the last thing printed.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import logging
 import os
 import socket
+import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -37,6 +42,7 @@ from bot.config import Settings
 from bot.ops.configuration import configuration_lines
 from bot.ops.telegram_webhook import masked_webhook_url
 from bot.storage import SCHEMA_VERSION
+from bot.storage.backups import newest_backup
 from bot.storage.maintenance import DatabaseInspectionError, inspect_database
 
 # A well-formed number nobody registers: reading it proves the key without using quota.
@@ -60,8 +66,15 @@ class Finding:
 
 
 def doctor_command(settings: Settings) -> int:
-    findings = asyncio.run(run_checks(settings))
-    print(report(findings, settings))
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        findings = asyncio.run(run_checks(settings))
+    finally:
+        root.setLevel(level)
+    print(report(findings, settings), flush=True)
+    sys.stderr.flush()
     return 1 if any(f.level == Level.FAIL for f in findings) else 0
 
 
@@ -71,6 +84,7 @@ async def run_checks(settings: Settings) -> list[Finding]:
         telegram,
         await check_trackingmore(settings),
         check_database(settings.database_path),
+        check_backups(settings),
         *check_listen(settings),
         *check_telegram_delivery(settings, webhook_info),
     ]
@@ -207,6 +221,41 @@ def check_database(path: Path) -> Finding:
         )
     state = "current" if version == SCHEMA_VERSION else f"migrated to v{SCHEMA_VERSION} on start"
     return Finding(Level.OK, "database", f"{path}: writable, schema v{version} ({state})")
+
+
+def check_backups(settings: Settings, now: datetime | None = None) -> Finding:
+    folder = settings.backup_dir
+    if folder is None:
+        return Finding(Level.OK, "backups", "automatic backups off (BACKUP_DIR not set)")
+    hours = settings.backup_every_hours
+    plan = f"every {hours:g} h, keeping {settings.backup_keep}"
+    if not folder.is_dir():
+        existing = _nearest_existing(folder.parent)
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            return _fail(
+                "backups", f"{folder} cannot be created ({existing} is not a writable folder)"
+            )
+        return Finding(Level.OK, "backups", f"none yet; {folder} is created by the first ({plan})")
+    if not os.access(folder, os.W_OK):
+        return _fail("backups", f"{folder} is not writable")
+    newest = newest_backup(folder)
+    if newest is None:
+        return Finding(Level.OK, "backups", f"none yet in {folder} ({plan})")
+    age = newest.age_seconds(now or datetime.now(UTC))
+    detail = f"last backup {newest.path.name}, {_ago(age)} ago, {newest.size / 1e6:.1f} MB ({plan})"
+    if age > 2 * settings.backup_every_seconds + 300:
+        return Finding(Level.WARN, "backups", detail + ": overdue (is the bot running?)")
+    return Finding(Level.OK, "backups", detail)
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
 
 
 def _nearest_existing(folder: Path) -> Path:

@@ -1,6 +1,8 @@
 """Is the bot alive? Its last Telegram round-trip and poll cycle, in memory and on disk.
 
-The running bot keeps a `Heartbeat`: every successful Bot API answer (through the
+The running bot keeps a `Heartbeat`, written as soon as the process starts (state
+`starting`: `health` says so, and fails, until Telegram first answers): every successful Bot
+API answer (through the
 `RoundTripRecordingRequest` that PTB uses for all its calls) and every completed poll cycle
 stamp it, and a job writes it every few seconds to a small JSON file next to the database
 (write, then rename: a reader never sees half a file). `python -m bot health` — the Docker
@@ -28,6 +30,7 @@ from bot.tracking.health import CarrierHealth, PollState
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_SECONDS = 15.0
+STARTING, RUNNING, STOPPED = "starting", "running", "stopped"
 # Long polling talks to Telegram every few seconds, webhook mode checks it every minute.
 TELEGRAM_MAX_SILENCE_SECONDS = 300.0
 
@@ -58,11 +61,25 @@ class HeartbeatRecord:
     poll_ok_at: float | None = None
     carrier_health: str = CarrierHealth.OK.value
     stopped_at: float | None = None
+    state: str = STARTING
+    note: str | None = None  # why it is still starting, or why it stopped
+
+    @property
+    def starting(self) -> bool:
+        """No Telegram answer yet since the process started (and not stopped)."""
+        return self.stopped_at is None and self.state == STARTING and self.telegram_ok_at is None
+
+    def starting_text(self, now: float) -> str:
+        since = _age(self.started_at, now) or 0.0
+        why = f"; {self.note}" if self.note else ""
+        return f"starting: waiting for Telegram's first answer ({since:.0f} s since start{why})"
 
     def problems(self, thresholds: Thresholds, now: float) -> list[str]:
         """Why the bot is not healthy; empty when it is."""
         if self.stopped_at is not None:
-            return ["the bot has stopped"]
+            return ["the bot has stopped" + (f" ({self.note})" if self.note else "")]
+        if self.starting:
+            return [self.starting_text(now)]
         found = []
         telegram_age = _age(self.telegram_ok_at, now)
         if telegram_age is None:
@@ -78,8 +95,9 @@ class HeartbeatRecord:
 
     def report(self, thresholds: Thresholds, now: float) -> dict[str, Any]:
         problems = self.problems(thresholds, now)
+        status = "starting" if self.starting else "unhealthy" if problems else "ok"
         return {
-            "status": "unhealthy" if problems else "ok",
+            "status": status,
             "problems": problems,
             "telegram_last_ok_seconds_ago": _age(self.telegram_ok_at, now),
             "poll_cycle_seconds_ago": _age(self.poll_cycle_at, now),
@@ -100,7 +118,15 @@ class Heartbeat:
         self.record = HeartbeatRecord(pid=os.getpid(), started_at=time.time())
 
     def telegram_answered(self) -> None:
-        self.record.telegram_ok_at = time.time()
+        record = self.record
+        record.telegram_ok_at = time.time()
+        if record.state == STARTING:
+            record.state, record.note = RUNNING, None
+
+    def starting(self, note: str | None = None) -> None:
+        """Still waiting for Telegram (`note`: why); written at once."""
+        self.record.note = note
+        self.save_logging_errors()
 
     async def on_poll_cycle(
         self, _previous: CarrierHealth, current: CarrierHealth, state: PollState
@@ -132,8 +158,11 @@ class Heartbeat:
     async def save_job(self, _context: object) -> None:
         await asyncio.to_thread(self.save_logging_errors)
 
-    def mark_stopped(self) -> None:
+    def mark_stopped(self, note: str | None = None) -> None:
         self.record.stopped_at = time.time()
+        self.record.state = STOPPED
+        if note is not None:
+            self.record.note = note
         self.save_logging_errors()
 
 
@@ -173,7 +202,11 @@ def health_command(settings: Settings) -> int:
     if record is None:
         print(f"unhealthy: no heartbeat at {path} (is the bot running?)")
         return 1
-    problems = record.problems(Thresholds.of(settings), time.time())
+    now = time.time()
+    if record.starting:
+        print(record.starting_text(now))
+        return 1
+    problems = record.problems(Thresholds.of(settings), now)
     if problems:
         print("unhealthy: " + "; ".join(problems))
         return 1

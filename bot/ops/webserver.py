@@ -7,6 +7,13 @@
 - `GET /healthz`: 200 or 503 with the heartbeat as JSON.
 - `GET /metrics`: Prometheus text.
 
+At the edge (`_edge`, before any handler): unknown paths get 404 and wrong methods 405;
+`/healthz` and `/metrics` answer only METRICS_ALLOW (others get 403); a body over 1 MB gets
+413 from its Content-Length alone, unread, and a body without one is cut off at 1 MB; a
+client that takes more than HEADERS_TIMEOUT_SECONDS for its request line and headers, or
+BODY_TIMEOUT_SECONDS for its body, is dropped (408 for the body). Error answers are one
+plain word — no stack trace, no version — and no answer has a `Server` header.
+
 The access log is off: the Telegram path is a secret.
 """
 
@@ -14,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -26,16 +35,22 @@ from telegram import Bot, Update
 
 from bot.config import Settings
 from bot.core.shipments import Change
+from bot.ops.bare_http import BareAppRunner, plain
 from bot.ops.health import Heartbeat, Thresholds
 from bot.ops.metrics import Metrics, ScrapeInputs
+from bot.ops.telegram_updates import readable_update, update_id_of
 from bot.tracking.pushes import PushGuard, Verdict
 
 logger = logging.getLogger(__name__)
 
 TRACKINGMORE_PATH = "/trackingmore/webhook"
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
-MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_BODY_BYTES = 1024 * 1024
+HEADERS_TIMEOUT_SECONDS = 10.0  # from connecting (or the last answer) to a whole request head
+BODY_TIMEOUT_SECONDS = 10.0
+LINGER_SECONDS = 2.0
 STOP_GRACE_SECONDS = 5.0
+RESTRICTED_PATHS = frozenset({"/healthz", "/metrics"})
 
 
 PushIngest = Callable[[list[Any]], Awaitable[list[Change]]]
@@ -66,7 +81,9 @@ class WebServer:
         self._runner: web.AppRunner | None = None
 
     def _build_app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        # aiohttp refuses a body of client_max_size bytes or more: exactly 1 MB still passes.
+        app = web.Application(client_max_size=MAX_BODY_BYTES + 1, middlewares=[self._edge])
+        app.on_response_prepare.append(_without_server_header)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics_page)
         if self._settings.trackingmore_pushes_on:
@@ -78,11 +95,16 @@ class WebServer:
     async def start(self) -> None:
         assert self._settings.webhook_listen is not None
         host, port = self._settings.webhook_listen
-        runner = web.AppRunner(
+        runner = BareAppRunner(
             self._build_app(),
             access_log=None,
             handle_signals=False,
             shutdown_timeout=STOP_GRACE_SECONDS,
+            # Also closes a connection whose request head is not complete in time.
+            keepalive_timeout=HEADERS_TIMEOUT_SECONDS,
+            # After an early answer (413, 408), the rest of a body is read and dropped this
+            # long at most, so the client can still read the answer.
+            lingering_time=LINGER_SECONDS,
         )
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
@@ -107,6 +129,52 @@ class WebServer:
                 task.cancel()
         await self._runner.cleanup()
         self._runner = None
+
+    # --- the edge -----------------------------------------------------------------------
+
+    @web.middleware
+    async def _edge(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        try:
+            refusal = await self._refusal(request)
+            return refusal if refusal is not None else await handler(request)
+        except web.HTTPException as exc:
+            return plain(exc.status)
+        except Exception:
+            # Never the path in the log: the Telegram path is a secret.
+            logger.exception("the web server failed to answer a %s request", request.method)
+            return plain(HTTPStatus.INTERNAL_SERVER_ERROR)
+
+    async def _refusal(self, request: web.Request) -> web.Response | None:
+        """The answer when the request must not reach its handler; its body read otherwise."""
+        routing_error = request.match_info.http_exception
+        if routing_error is not None:
+            return plain(routing_error.status)
+        if request.path in RESTRICTED_PATHS and not self._may_read_metrics(request.remote):
+            return plain(HTTPStatus.FORBIDDEN)
+        if request.method != "POST":
+            return None
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+                await request.read()  # kept by aiohttp for the handler's read() or json()
+        except TimeoutError:
+            logger.warning("a web client took over %g s to send its body", BODY_TIMEOUT_SECONDS)
+            response = plain(HTTPStatus.REQUEST_TIMEOUT)
+            response.force_close()
+            return response
+        return None
+
+    def _may_read_metrics(self, remote: str | None) -> bool:
+        try:
+            address = ipaddress.ip_address((remote or "").partition("%")[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self._settings.metrics_allow)
 
     # --- TrackingMore -------------------------------------------------------------------
 
@@ -152,13 +220,17 @@ class WebServer:
             return web.Response(status=403)
         try:
             data = await request.json()
-            update = Update.de_json(data, self._bot)
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except ValueError:
+            data = None
+        if update_id_of(data) is None:  # not an update at all
             self._metrics.count_webhook("telegram", "malformed")
             return web.Response(status=400)
-        if update is None:
+        if readable_update(data) is not data:
+            # Telegram's update, which the library cannot read (logged): skipped, answered 200
+            # so that Telegram does not send it again and again ahead of the others.
             self._metrics.count_webhook("telegram", "malformed")
-            return web.Response(status=400)
+            return web.Response(status=200)
+        update = Update.de_json(data, self._bot)
         self._metrics.count_webhook("telegram", "accepted")
         await self._updates.put(update)
         return web.Response(status=200)
@@ -172,6 +244,10 @@ class WebServer:
     async def _metrics_page(self, _request: web.Request) -> web.Response:
         body = self._metrics.render(await self._scrape())
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _without_server_header(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.pop("Server", None)
 
 
 def _trackings_in(body: bytes) -> list[Any] | None:

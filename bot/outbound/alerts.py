@@ -1,7 +1,9 @@
 """Operational alerts to the bot's administrators (ADMIN_USER_IDS), once per episode.
 
-An episode is TrackingMore refusing the key, the quota running out, or the carrier failing
-for CARRIER_DOWN_ALERT_CYCLES poll cycles in a row; its end is told once too.
+An episode is TrackingMore refusing the key, the quota running out, the carrier failing
+for CARRIER_DOWN_ALERT_CYCLES poll cycles in a row, the automatic backups failing
+(BACKUP_DIR), or the database refusing writes (disk full, read-only, I/O error); its end is
+told once too.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class AdminAlerts:
         self._default_language = default_language
         self._down_after = down_after_cycles
         self._open: CarrierHealth | None = None  # the episode the admins were told about
+        self._backup_failing = False
+        self._storage_failing = False
 
     async def on_health(
         self, previous: CarrierHealth, current: CarrierHealth, state: PollState
@@ -59,6 +63,34 @@ class AdminAlerts:
         await self.send(
             _ALERT_KEYS[current], cycles=state.consecutive_failures, error=state.last_error
         )
+
+    async def on_backup(self, error: str | None) -> None:
+        """Backup job outcome (`None`: written and checked): alert on the first failure, and
+        once when a backup works again."""
+        if error is None:
+            if self._backup_failing:
+                self._backup_failing = False
+                await self.send("alert.backup_recovered")
+            return
+        if self._backup_failing:
+            return
+        self._backup_failing = True
+        logger.warning("admin alert: backup failed (%s)", error)
+        await self.send("alert.backup_failed", error=error)
+
+    async def on_storage(self, error: str | None) -> None:
+        """Database write listener: the disk refused a write (`error`), or takes writes
+        again (None). Told once each way."""
+        if error is None:
+            if self._storage_failing:
+                self._storage_failing = False
+                await self.send("alert.storage_recovered")
+            return
+        if self._storage_failing:
+            return
+        self._storage_failing = True
+        logger.warning("admin alert: the database refuses writes (%s)", error)
+        await self.send("alert.storage_failed", error=error)
 
     async def send(self, key: str, **values: object) -> None:
         for admin_id in self._admins:

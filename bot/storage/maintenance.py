@@ -4,8 +4,12 @@ the read-only inspection `doctor` makes. Plain sqlite3: these run outside the ev
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
+
+from bot.storage.backups import BackupError, copy_checked
+from bot.storage.database import StorageOpenError
 
 logger = logging.getLogger(__name__)
 
@@ -19,16 +23,31 @@ def backup_database(source: Path, target: Path) -> int:
         logger.error("refusing to overwrite %s", target)
         return 1
     target.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.execute("PRAGMA busy_timeout=5000")
-        src.backup(dst)
-        version = dst.execute("PRAGMA user_version").fetchone()[0]
-        check = dst.execute("PRAGMA integrity_check").fetchone()[0]
-    if check != "ok":
-        logger.error("backup written to %s failed its integrity check: %s", target, check)
+    try:
+        version = copy_checked(source, target)
+    except BackupError as exc:
+        logger.error("backup written to %s is not usable: %s", target, exc)
         return 1
     print(f"backup written to {target} (schema v{version})")
     return 0
+
+
+def check_database_location(path: Path) -> None:
+    """Fail fast, creating nothing, when the database could not be opened or created at
+    `path` (the bot checks this before it asks Telegram anything)."""
+    if path.exists():
+        if not path.is_file():
+            raise StorageOpenError(f"cannot open the database at {path}: not a file")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise StorageOpenError(f"cannot open the database at {path}: not readable and writable")
+        return
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise StorageOpenError(f"cannot open the database at {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StorageOpenError(f"cannot open the database at {path}: {folder} is not writable")
 
 
 class DatabaseInspectionError(RuntimeError):

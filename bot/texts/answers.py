@@ -12,10 +12,23 @@ from bot.texts.i18n import Html, Translator
 from bot.texts.links import code_html, plain_code
 from bot.texts.message import fit, join_lines
 from bot.texts.shipments import status_with_emoji, title
+from bot.tracking.registrar import PendingReason
 from bot.tracking.tracker import FollowOutcome, FollowResult
 
 BULK_SUMMARY_ABOVE = 10  # more lines than this get counts instead of one answer per line
 MAX_ADDED_LISTED = 10  # a bulk summary names the added shipments only up to this many
+# Why a code waits for its registration, as the chat is told: the service not answering
+# (it sorts itself out), or refusing the bot's account (the owner must act; the quota renews).
+_PENDING_LINE = {
+    PendingReason.UNREACHABLE: "track.added_pending",
+    PendingReason.ACCOUNT_REFUSED: "track.added_account_refused",
+    PendingReason.QUOTA: "track.added_quota",
+}
+_PENDING_NOTE = {
+    PendingReason.UNREACHABLE: "bulk.pending",
+    PendingReason.ACCOUNT_REFUSED: "bulk.pending_account_refused",
+    PendingReason.QUOTA: "bulk.pending_quota",
+}
 
 
 def follow_results(
@@ -52,7 +65,7 @@ def _follow_line(t: Translator, result: FollowResult, max_shipments: int) -> str
             courier=courier_name(entry.courier),
         )
     if result.pending_registration:
-        return t("track.added_pending", title=name)
+        return t(_PENDING_LINE[_reason(result)], title=name)
     shipment = result.shipment
     status = (
         status_with_emoji(t, shipment.status, shipment.substatus)
@@ -153,15 +166,27 @@ def _added_item(t: Translator, result: FollowResult) -> str:
     return f"• {name} — {status_with_emoji(t, shipment.status, shipment.substatus)}"
 
 
+def _reason(result: FollowResult) -> PendingReason:
+    return result.pending_reason or PendingReason.UNREACHABLE
+
+
 def _bulk_notes(t: Translator, results: Sequence[FollowResult]) -> list[str]:
-    """Shipments the tracking service will register later, and names that were cut."""
-    pending = sum(r.pending_registration for r in results)
+    """Shipments the tracking service will register later (one note per reason), and names
+    that were cut."""
+    pending: dict[PendingReason, int] = {}
+    for result in results:
+        if result.pending_registration:
+            pending[_reason(result)] = pending.get(_reason(result), 0) + 1
     truncated = sum(
         r.entry.label_truncated
         for r in results
         if r.outcome in (FollowOutcome.ADDED, FollowOutcome.ALREADY)
     )
-    notes: list[str] = [t.plural("bulk.pending", pending)] if pending else []
+    notes: list[str] = [
+        t.plural(_PENDING_NOTE[reason], count)
+        for reason in PendingReason
+        if (count := pending.get(reason, 0))
+    ]
     if truncated:
         notes.append(t.plural("bulk.labels_truncated", truncated))
     return notes

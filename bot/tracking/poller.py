@@ -5,6 +5,12 @@ results are diffed and written (events, status, outbox rows) in one transaction 
 change recorder, which wakes the sender. Carrier trouble never stops the bot: rate limits
 pause polling for the time the carrier asks, outages are retried next cycle, and listeners
 hear about both.
+
+The first cycle is also the start-up check of the API key: when it has nothing to register
+or poll, it makes one cheap call (the courier list) instead, so a refused key or a spent
+quota is logged as an ERROR and told to the admins at once, not at the first code. A cycle
+with nothing to ask while the carrier is not OK asks the same, so the end of the episode is
+seen (and told) even when nobody adds a code.
 """
 
 from __future__ import annotations
@@ -40,6 +46,14 @@ MAX_CONCURRENT_REQUESTS = 10
 # Shipments read from the database at a time: a cycle's memory does not grow with their number.
 POLL_PAGE_SIZE = 1000
 
+
+# Logged once when an episode starts: nothing gets registered or updated until it ends.
+_REFUSALS = {
+    CarrierHealth.AUTH: "TrackingMore refuses the API key (%s): no code is registered and no "
+    "shipment updated until TRACKINGMORE_API_KEY is right (then restart the bot)",
+    CarrierHealth.QUOTA: "TrackingMore quota exhausted (%s): no new code is registered until the "
+    "plan renews or is topped up; pending codes are retried every poll cycle",
+}
 
 HealthListener = Callable[[CarrierHealth, CarrierHealth, PollState], Awaitable[None]]
 
@@ -101,10 +115,23 @@ class Poller:
                 return
             errors = CycleErrors()
             await self._housekeeping()
-            await self._register_pending(errors)
+            asked = await self._register_pending(errors)
+            self.state.batches = 0
             if not any(isinstance(e, CarrierAuthError | CarrierQuotaError) for e in errors.errors):
                 await self._poll_all(errors)
+            if not asked and not self.state.batches and self._needs_key_check():
+                await self._check_key(errors)
             await self._finish(errors)
+
+    def _needs_key_check(self) -> bool:
+        return self.state.cycles == 0 or self.state.health != CarrierHealth.OK
+
+    async def _check_key(self, errors: CycleErrors) -> None:
+        """One cheap call that only the API key and the account decide (the courier list)."""
+        try:
+            await self._carrier.couriers()
+        except CarrierError as exc:
+            self._note_error(errors, exc)
 
     async def _housekeeping(self) -> None:
         """Archive old deliveries; delete at TrackingMore what nobody follows any more."""
@@ -123,10 +150,11 @@ class Poller:
             await self._storage.shipments.forget_shipment(shipment.id)
             logger.info("stopped tracking %s: nobody follows it any more", shipment.code)
 
-    async def _register_pending(self, errors: CycleErrors) -> None:
+    async def _register_pending(self, errors: CycleErrors) -> bool:
+        """Register what is still pending; False when there was nothing to register."""
         pending = await self._storage.shipments.shipments_to_register()
         if not pending:
-            return
+            return False
         registered = await self._registrar.register(
             [(s.courier, s.code) for s in pending], notify=True
         )
@@ -139,9 +167,9 @@ class Poller:
                 len(registered.refused),
                 sorted(registered.refused),
             )
+        return True
 
     async def _poll_all(self, errors: CycleErrors) -> None:
-        self.state.batches = 0
         slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         stop = asyncio.Event()
 
@@ -218,6 +246,8 @@ class Poller:
             state.consecutive_failures = 0
             state.last_success_monotonic = time.monotonic()
             state.last_success_wallclock = time.time()
+        if state.health != previous and state.health in _REFUSALS:
+            logger.error(_REFUSALS[state.health], state.last_error)
         for listener in self._health_listeners:
             try:
                 await listener(previous, state.health, state)

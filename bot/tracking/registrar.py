@@ -48,6 +48,22 @@ class Registration(StrEnum):
     UNREACHABLE = "unreachable"  # not answered (yet): left for later
 
 
+class PendingReason(StrEnum):
+    """Why a number is left for later: what the chat is told."""
+
+    UNREACHABLE = "unreachable"  # no answer (outage, timeout, rate limit): soon, by itself
+    ACCOUNT_REFUSED = "account_refused"  # the API key is refused: waits for the owner
+    QUOTA = "quota"  # the account's quota is spent: waits for it to renew
+
+
+def pending_reason(error: CarrierError | None) -> PendingReason:
+    if isinstance(error, CarrierAuthError):
+        return PendingReason.ACCOUNT_REFUSED
+    if isinstance(error, CarrierQuotaError):
+        return PendingReason.QUOTA
+    return PendingReason.UNREACHABLE
+
+
 @dataclass
 class _Pending:
     future: asyncio.Future[Registration]
@@ -62,6 +78,8 @@ class Registered:
     refused: set[Key] = field(default_factory=set)
     unreachable: set[Key] = field(default_factory=set)
     errors: list[CarrierError] = field(default_factory=list)
+    # Why each of `unreachable` is left for later (the carrier's answer, if it gave one).
+    reasons: dict[Key, PendingReason] = field(default_factory=dict)
 
 
 class Registrar:
@@ -103,6 +121,7 @@ class Registrar:
             elif answer == Registration.UNREACHABLE:
                 result.unreachable.add(key)
                 error = entry.error
+                result.reasons[key] = pending_reason(error)
                 if error is not None and not any(type(e) is type(error) for e in result.errors):
                     result.errors.append(error)
         return result

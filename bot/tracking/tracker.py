@@ -2,7 +2,8 @@
 
 Handlers call this (never the carrier directly). Registration at TrackingMore happens once
 per distinct shipment, is bounded in time, and when the carrier cannot be reached the
-shipment is kept and registered by the poller later.
+shipment is kept and registered by the poller later; the result says why it waits (no
+answer, the account refused, the quota spent), so the chat is told the truth.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bot.core.codes import Entry
 from bot.storage import Shipment, Storage
 from bot.tracking.couriers import CourierDirectory
 from bot.tracking.recorder import ChangeRecorder
-from bot.tracking.registrar import Registrar
+from bot.tracking.registrar import PendingReason, Registrar
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ class FollowResult:
     entry: Entry
     outcome: FollowOutcome
     shipment: Shipment | None = None
-    pending_registration: bool = False  # the carrier could not be reached; retried later
+    pending_registration: bool = False  # not registered yet; retried every poll cycle
+    pending_reason: PendingReason | None = None  # why, when pending_registration
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class Tracker:
             wait_at_most=self._timeout + calls / CREATES_PER_SECOND,
         )
         return [
-            await self._settle(who.chat_id, result, registered.refused, registered.unreachable)
+            await self._settle(who.chat_id, result, registered.refused, registered.reasons)
             for result in results
         ]
 
@@ -133,7 +135,7 @@ class Tracker:
         chat_id: int,
         result: FollowResult,
         refused: set[tuple[str, str]],
-        unreachable: set[tuple[str, str]],
+        pending: dict[tuple[str, str], PendingReason],
     ) -> FollowResult:
         if result.outcome == FollowOutcome.OVER_LIMIT:
             return result
@@ -144,4 +146,5 @@ class Tracker:
                 await self._storage.shipments.forget_shipment(shipment.id)
             return FollowResult(result.entry, FollowOutcome.REFUSED_BY_CARRIER)
         shipment = await self._storage.shipments.get_shipment(*key)
-        return FollowResult(result.entry, result.outcome, shipment, key in unreachable)
+        reason = pending.get(key)
+        return FollowResult(result.entry, result.outcome, shipment, reason is not None, reason)

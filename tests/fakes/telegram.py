@@ -363,6 +363,9 @@ class FakeTelegram(BackgroundServer):
         self._rate_limited = 0
         self._poll_event = asyncio.Event()
         self._closing = False
+        self._answer_seconds: float | None = None  # answer_one_at_a_time
+        self._in_turn = asyncio.Lock()
+        self._dropped = 0
 
     # -- URLs ------------------------------------------------------------------------------
 
@@ -381,6 +384,7 @@ class FakeTelegram(BackgroundServer):
     def _build_app(self) -> web.Application:
         self._poll_event = asyncio.Event()
         self._closing = False
+        self._in_turn = asyncio.Lock()
         app = self._new_app()
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
@@ -405,6 +409,8 @@ class FakeTelegram(BackgroundServer):
         if method is None:
             return self._fail(requested, params, TelegramApiError(404, "Not Found"))
         self._record_call(method, params, uploads)
+        if self._answer_seconds is not None and method == "sendMessage":
+            return await self._answer_in_turn(request, method, params, uploads)
         try:
             result = await self._dispatch(method, params, uploads)
         except TelegramApiError as error:
@@ -423,6 +429,27 @@ class FakeTelegram(BackgroundServer):
             result = self._handlers[method](params, uploads)
             self._changed()
             return copy.deepcopy(result)
+
+    async def _answer_in_turn(
+        self, request: web.Request, method: str, params: JSON, uploads: dict[str, Upload]
+    ) -> web.Response:
+        """``answer_one_at_a_time``: sendMessage calls are taken one at a time; each is
+        delivered when its turn comes and answered ``seconds`` later, then the next is taken.
+        A call whose sender hung up while it waited its turn is never taken: what a dead bot
+        had in Telegram's hands is the one message being answered."""
+        async with self._in_turn:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                with self._cond:
+                    self._dropped += 1
+                    self._changed()
+                return _json_response({"ok": False, "error_code": 499, "description": "gone"})
+            try:
+                result = await self._dispatch(method, params, uploads)
+            except TelegramApiError as error:
+                return self._fail(method, params, error)
+            await asyncio.sleep(self._answer_seconds or 0.0)
+            return _json_response({"ok": True, "result": result})
 
     async def _handle_download(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -1011,6 +1038,17 @@ class FakeTelegram(BackgroundServer):
         with self._cond:
             return self._push_update(update)
 
+    def replay_update(self, recorded: JSON) -> JSON:
+        """Queue a recorded update (e.g. a published sample) as Telegram would deliver it now:
+        with a fresh ``update_id`` (Telegram's only grow; the recorded one is dropped) and its
+        callback query, if any, answerable like one just pressed. Returns the update queued."""
+        update = {key: value for key, value in recorded.items() if key != "update_id"}
+        with self._cond:
+            query = update.get("callback_query")
+            if isinstance(query, dict) and "id" in query:
+                self._callbacks.add(str(query["id"]))
+            return self._push_update(update)
+
     # -- configuration by tests ------------------------------------------------------------
 
     def set_chat_admins(
@@ -1048,6 +1086,17 @@ class FakeTelegram(BackgroundServer):
         with self._cond:
             self._migrations[old_id] = new_id
             self._chats[new_id] = {**self._chat(old_id), "id": new_id, "type": "supergroup"}
+
+    def answer_one_at_a_time(self, seconds: float = 0.02) -> None:
+        """sendMessage is taken one call at a time and answered ``seconds`` after it was
+        taken; a call whose sender hung up before its turn is never taken (``dropped_count``)."""
+        with self._cond:
+            self._answer_seconds = seconds
+
+    @property
+    def dropped_count(self) -> int:
+        with self._cond:
+            return self._dropped
 
     def enforce_limits(
         self,

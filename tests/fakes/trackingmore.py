@@ -435,6 +435,7 @@ class FakeTrackingMore(BackgroundServer):
         self._faults: list[Fault] = []
         self._down = False
         self._auth_broken = False
+        self._quota_endpoints: frozenset[str] = frozenset()
         self._buckets: tuple[TokenBucket, TokenBucket] | None = None
         self._rate_limited = 0
         self._clock = _now() - timedelta(days=10)
@@ -497,6 +498,8 @@ class FakeTrackingMore(BackgroundServer):
             return envelope(401, status=401), None
         if self._down:
             return _html_error(503), None
+        if endpoint in self._quota_endpoints:
+            return envelope(4190), None
         fault = self._take_fault(endpoint)
         if fault is not None and (replacement := _replacement(fault)) is not None:
             return replacement, fault
@@ -797,6 +800,17 @@ class FakeTrackingMore(BackgroundServer):
         """While broken, every request gets HTTP 401 (as if the key had been revoked)."""
         with self._cond:
             self._auth_broken = broken
+
+    def set_quota_exhausted(
+        self, exhausted: bool, *, endpoints: Iterable[str] = ("create", "batch")
+    ) -> None:
+        """While exhausted, requests to ``endpoints`` (by default the creations, as when the
+        plan has no trackings left; pass ``ENDPOINTS`` for every call) get meta 4190."""
+        endpoints = frozenset(endpoints)
+        if unknown := endpoints - set(ENDPOINTS):
+            raise ValueError(f"unknown endpoints {sorted(unknown)}; expected some of {ENDPOINTS}")
+        with self._cond:
+            self._quota_endpoints = endpoints if exhausted else frozenset()
 
     def enforce_limits(self, per_s: float = 10, create_per_s: float = 3) -> None:
         """Answer 429 beyond ``per_s`` requests/s overall or ``create_per_s`` creations/s."""
