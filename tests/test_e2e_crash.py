@@ -21,6 +21,7 @@ CODE = "RR123456785IT"
 POSTE = "poste-italiane"
 FOLLOWERS = 200
 FIRST_CHAT = 10_000
+ANSWER_SECONDS = 0.005  # Telegram answering one message at a time, quicker than 30/s
 
 
 async def _seed(path: Path) -> None:
@@ -97,6 +98,35 @@ def test_sigkill_mid_fan_out_loses_nothing(
     assert missing == 0
     assert duplicates <= in_flight
     assert integrity(path) == "ok"
+
+
+def test_sigkill_repeats_only_what_telegram_had(
+    bot_factory: BotFactory,
+    fake_tg: FakeTelegram,
+    fake_tm: FakeTrackingMore,
+    bot_env: dict[str, str],
+) -> None:
+    """Telegram answering one message at a time has one message in its hands at a time: a
+    SIGKILL right after it answered repeats that one at most, so every accepted message
+    before it must be marked by then."""
+    seed(bot_env)
+    fake_tg.answer_one_at_a_time(ANSWER_SECONDS)
+    bot = bot_factory()
+    start_fan_out(fake_tg, fake_tm, at_least=40)
+    bot.kill()
+    delivered_at_kill = sum(notified(fake_tg).values())
+    assert delivered_at_kill < FOLLOWERS, "the fan-out finished before the kill"
+
+    bot.start()
+    bot.wait_ready(fake_tg)
+    fake_tg.wait_until(
+        lambda f: len(notified(f)) == FOLLOWERS, timeout=30, what="every follower told"
+    )
+    counts = notified(fake_tg)
+    duplicates = sum(n - 1 for n in counts.values())
+    print(f"\nSIGKILL after {delivered_at_kill}/{FOLLOWERS} answered: {duplicates} repeated")
+    assert len(counts) == FOLLOWERS
+    assert duplicates <= 1
 
 
 def test_sigterm_mid_fan_out_is_clean_and_quick(

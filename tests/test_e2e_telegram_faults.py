@@ -156,7 +156,8 @@ def test_failing_sends_are_retried_with_backoff_then_given_up(
     fake_tm.script(CODE, status="pending")
     bot = bot_factory(OUTBOX_MAX_ATTEMPTS="3")
     follow(fake_tg, ALICE)
-    fake_tg.fail_next("sendMessage", "server_error", chat_id=ALICE, times=100)
+    # Telegram refuses the message itself (a 400 that is neither formatting nor a gone chat).
+    fake_tg.fail_next("sendMessage", "not_modified", chat_id=ALICE, times=100)
     move(fake_tm)
     fake_tg.wait_until(
         lambda f: len(f.failed_calls("sendMessage")) >= 3, timeout=20, what="three attempts"
@@ -168,3 +169,21 @@ def test_failing_sends_are_retried_with_backoff_then_given_up(
     time.sleep(SEND_SETTLE_SECONDS)
     assert len(fake_tg.failed_calls("sendMessage")) == 3  # given up
     assert "giving up notification" in bot.log_text()
+
+
+def test_telegram_failing_uses_up_no_attempt(
+    bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
+) -> None:
+    """5xx from Telegram are Telegram's failure, not the message's: more of them than
+    OUTBOX_MAX_ATTEMPTS, and the message still arrives once Telegram answers, once."""
+    fake_tm.script(CODE, status="pending")
+    bot = bot_factory(OUTBOX_MAX_ATTEMPTS="1")
+    follow(fake_tg, ALICE)
+    fake_tg.fail_next("sendMessage", "server_error", chat_id=ALICE, times=2)
+    move(fake_tm)
+    [_, message] = fake_tg.wait_for_messages(ALICE, 2, timeout=20)
+    assert "In transit" in message["text"]
+    assert len(fake_tg.failed_calls("sendMessage")) == 2
+    assert "giving up notification" not in bot.log_text()
+    bot.settle_after_poll_cycles(1)
+    assert len(fake_tg.texts(ALICE)) == 2

@@ -1,17 +1,25 @@
 """The access gate: runs before every other handler. A stranger gets one polite refusal per
-chat and nothing else: no row is stored and no request reaches TrackingMore on their behalf."""
+chat and nothing else: no row is stored and no request reaches TrackingMore on their behalf.
+
+It also keeps one user from slowing the others: beyond USER_UPDATES_LIMIT updates in
+USER_WINDOW_SECONDS (in all chats together) a user's updates are dropped, with one polite
+"slow down" note an episode."""
 
 from __future__ import annotations
 
 import logging
+import time
 
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
+from bot.core.flood import Admission, UserRateWindow
 from bot.handlers.context import Context
 from bot.texts.i18n import normalize_language, translator
 
 logger = logging.getLogger(__name__)
+
+_FLOOD_KEY = "postino.flood"
 
 
 async def access_gate(update: object, context: Context) -> None:
@@ -21,6 +29,7 @@ async def access_gate(update: object, context: Context) -> None:
     policy = context.services.access
     user, chat = update.effective_user, update.effective_chat
     if policy.allows(user.id if user else None, chat.id if chat else None):
+        await _flood_gate(update, context)
         return
     logger.info(
         "refused update from user %s in chat %s",
@@ -35,4 +44,29 @@ async def access_gate(update: object, context: Context) -> None:
         await update.callback_query.answer(t.plain("access.refused"), show_alert=True)
     elif chat is not None and update.message is not None and policy.first_refusal(chat.id):
         await update.message.reply_text(t("access.refused"), do_quote=False)
+    raise ApplicationHandlerStop
+
+
+async def _flood_gate(update: Update, context: Context) -> None:
+    """Drop the update of a user over their allowance; the first one dropped gets a note."""
+    user = update.effective_user
+    if user is None or (update.message is None and update.callback_query is None):
+        return
+    window = context.bot_data.setdefault(_FLOOD_KEY, UserRateWindow())
+    assert isinstance(window, UserRateWindow)
+    admission = window.admit(user.id, time.monotonic())
+    if admission == Admission.ANSWER:
+        return
+    if admission == Admission.WARN:
+        logger.info("user %s is over the update allowance; dropping for now", user.id)
+        t = translator(
+            normalize_language(user.language_code) or context.services.settings.default_language
+        )
+        if update.callback_query is not None:
+            await update.callback_query.answer(t.plain("flood.slow_down"))
+        elif update.message is not None:
+            await update.message.reply_text(t("flood.slow_down"), do_quote=False)
+    elif update.callback_query is not None:
+        # Answered, silently: otherwise the button's spinner turns until Telegram gives up.
+        await update.callback_query.answer()
     raise ApplicationHandlerStop

@@ -3,7 +3,9 @@ with Telegram's answer sorted into what the caller must do next. Telegram only: 
 means for stored chats (pause, move) is the caller's to record.
 
 A formatting error — impossible, since everything is escaped, but not worth losing a message
-over — falls back to plain text here.
+over — falls back to plain text here. A failure of Telegram itself (no answer, a timeout, a
+5xx) is told apart from a refusal of the message (`SendOutcome.unreachable`): the first says
+nothing about the message, so it must not use up the message's attempts.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from enum import StrEnum
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.warnings import PTBDeprecationWarning
 
 logger = logging.getLogger(__name__)
@@ -31,7 +40,7 @@ class Delivery(StrEnum):
     FLOODED = "flooded"  # Telegram said to wait `retry_after` seconds
     CHAT_GONE = "chat_gone"  # blocked, removed or deleted: the chat must be paused
     MOVED = "moved"  # the group became a supergroup: now at `new_chat_id`
-    FAILED = "failed"  # anything else: try again later
+    FAILED = "failed"  # anything else: try again later (`unreachable`: Telegram's own failure)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class SendOutcome:
     retry_after: float = 0.0
     new_chat_id: int | None = None
     error: str = ""
+    unreachable: bool = False  # FAILED because Telegram did not answer (network, timeout, 5xx)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -79,6 +89,8 @@ async def send_message(
         return SendOutcome(Delivery.MOVED, new_chat_id=exc.new_chat_id, error=str(exc))
     except BadRequest as exc:
         return await _after_bad_request(bot, chat_id, text, exc)
+    except NetworkError as exc:  # no answer, a timeout (TimedOut) or a 5xx: Telegram's own
+        return SendOutcome(Delivery.FAILED, error=f"{type(exc).__name__}: {exc}", unreachable=True)
     except TelegramError as exc:
         return SendOutcome(Delivery.FAILED, error=f"{type(exc).__name__}: {exc}")
     return SendOutcome(Delivery.SENT)
@@ -93,6 +105,11 @@ async def _after_bad_request(bot: Bot, chat_id: int, text: str, exc: BadRequest)
     logger.error("formatting refused by Telegram (%s); sending as plain text", exc)
     try:
         await bot.send_message(chat_id, html_to_plain(text), parse_mode=None)
+    except BadRequest as plain_exc:
+        return SendOutcome(Delivery.FAILED, error=f"{type(plain_exc).__name__}: {plain_exc}")
+    except NetworkError as plain_exc:
+        error = f"{type(plain_exc).__name__}: {plain_exc}"
+        return SendOutcome(Delivery.FAILED, error=error, unreachable=True)
     except TelegramError as plain_exc:
         return SendOutcome(Delivery.FAILED, error=f"{type(plain_exc).__name__}: {plain_exc}")
     return SendOutcome(Delivery.SENT)

@@ -5,7 +5,17 @@ the messages in flight and loses none. Chats are served concurrently (PTB's AIOR
 holds the global 30/s and the 20/min per group); messages to one chat go one after another
 at most one per second. Telegram's refusals are handled per kind: flood control waits,
 a blocked bot pauses the chat, a migrated group moves, a formatting error falls back to
-plain text, anything else is retried with backoff up to a bound.
+plain text, anything else is retried with backoff up to a bound (OUTBOX_MAX_ATTEMPTS).
+Telegram itself failing (no answer, a timeout, a 5xx) spends no attempt: the sender waits,
+with a backoff capped at a minute, until Telegram answers again.
+
+A backlog — a chat's notifications queued while Telegram was unreachable, a flood wait, a
+restart — is told as one message per shipment: the rows taken together about one shipment
+become one message (`merge_notices`), and are marked sent together once Telegram took it.
+The mark is one statement ahead of any other use of the database, so a crash repeats only
+the message Telegram was answering. While the database refuses writes nothing is sent (a
+message sent but not marked would be sent again and again): the marks owed are kept and
+written first when the disk takes writes again.
 """
 
 from __future__ import annotations
@@ -17,12 +27,15 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 
+from bot.core.backlog import merge_notices
 from bot.core.times import in_window, parse_iso_utc, utcnow
-from bot.outbound.delivery import Delivery
+from bot.outbound.delivery import Delivery, SendOutcome
 from bot.outbound.sender import ChatSender
 from bot.storage import Notification, Storage
+from bot.storage.database import StorageWriteError
 from bot.texts.i18n import chat_language, translator
 from bot.texts.keyboards import shipment_keyboard
 from bot.texts.shipments import notification
@@ -46,11 +59,42 @@ LANES = (True, False)  # private?
 # reads the outbox again when it has room for half as many.
 MAX_CHATS_SERVED = 500
 REFILL_AT = MAX_CHATS_SERVED // 2
+# Telegram unreachable: the wait before trying again, doubling up to this.
+TELEGRAM_DOWN_MAX_WAIT = 60.0
+# The database refusing writes: how often the marks owed are tried again.
+STORAGE_RETRY_SECONDS = 5.0
 
 
 def backoff_seconds(attempts: int) -> float:
     """2 s, 4 s, 8 s … capped at one hour."""
     return float(min(3600, 2 * 2 ** max(0, attempts - 1)))
+
+
+def telegram_down_wait(failures: int) -> float:
+    """1 s, 2 s, 4 s … capped at a minute: Telegram failed this many times in a row."""
+    return min(TELEGRAM_DOWN_MAX_WAIT, float(2 ** max(0, failures - 1)))
+
+
+def merged(items: Sequence[Notification]) -> list[Notification]:
+    """One message per shipment: the rows about one shipment (oldest first) become one, at
+    the place of the oldest."""
+    by_shipment: dict[int, list[Notification]] = {}
+    for item in sorted(items, key=lambda n: n.id):
+        by_shipment.setdefault(item.shipment_id, []).append(item)
+    return [
+        group[0]
+        if len(group) == 1
+        else replace(
+            group[-1],
+            id=group[0].id,
+            notice=merge_notices([n.notice for n in group]),
+            attempts=max(n.attempts for n in group),
+            created_at=group[0].created_at,
+            following=group[-1].following,
+            merged_ids=tuple(n.id for n in group),
+        )
+        for group in by_shipment.values()
+    ]
 
 
 class Notifier:
@@ -76,6 +120,10 @@ class Notifier:
         self._last_sent: dict[int, float] = {}
         self._private_slots = asyncio.Semaphore(MAX_PRIVATE_IN_FLIGHT)
         self._group_slots = asyncio.Semaphore(MAX_GROUP_IN_FLIGHT)
+        self._telegram_failures = 0  # in a row: Telegram did not answer
+        self._telegram_back_at = 0.0  # monotonic; before it, Telegram is not tried
+        self._storage_back_at = 0.0  # monotonic; before it, the database is not tried
+        self._unmarked: list[tuple[int, ...]] = []  # accepted by Telegram, mark not written
         self.sent_count = 0
         self.failed_count = 0
 
@@ -116,6 +164,10 @@ class Notifier:
         wakeup = self._wakeups[private]
         while not self._stopping:
             wakeup.clear()  # before reading: a wake-up during the read is not lost
+            if not await self._storage_writable():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), STORAGE_RETRY_SECONDS)
+                continue
             try:
                 started = await self._serve_due(private)
             except Exception:
@@ -170,15 +222,39 @@ class Notifier:
         if len(served) <= REFILL_AT:
             self._wakeups[private].set()
 
+    async def _storage_writable(self) -> bool:
+        """False while the database refuses writes: the marks owed are written first."""
+        if time.monotonic() < self._storage_back_at:
+            return False
+        try:
+            while self._unmarked:
+                await self._storage.outbox.mark_sent(*self._unmarked[0])
+                self._unmarked.pop(0)
+        except StorageWriteError:
+            self._storage_back_at = time.monotonic() + STORAGE_RETRY_SECONDS
+            return False
+        return True
+
     async def _deliver_chat(self, items: Sequence[Notification]) -> None:
+        try:
+            await self._deliver_items(merged(items))
+        except StorageWriteError as exc:
+            # Nothing more is sent until the database takes writes again.
+            self._storage_back_at = time.monotonic() + STORAGE_RETRY_SECONDS
+            logger.warning("sending paused: %s", exc)
+
+    async def _deliver_items(self, items: Sequence[Notification]) -> None:
         for item in items:
-            if self._stopping:
+            if self._stopping or time.monotonic() < self._storage_back_at:
                 return
             if not item.following:
                 await self._storage.outbox.mark_failed(
-                    item.id, "chat no longer follows the shipment"
+                    item.ids, "chat no longer follows the shipment"
                 )
                 continue
+            if time.monotonic() < self._telegram_back_at:
+                await self._wait_for_telegram(item, "Telegram is not answering")
+                return
             await self._pace(item)
             slots = self._private_slots if item.chat_type == "private" else self._group_slots
             async with slots:
@@ -186,6 +262,13 @@ class Notifier:
                     return  # not started: it stays queued for the next run
                 if not await self._deliver(item, item.chat_id):
                     return  # the chat is paused, moved or flooded: the rest waits
+
+    async def _wait_for_telegram(self, item: Notification, error: str) -> None:
+        """Telegram is unreachable: this chat's messages wait for it, no attempt spent."""
+        until = utcnow() + timedelta(seconds=max(0.0, self._telegram_back_at - time.monotonic()))
+        await self._storage.outbox.postpone_chat(
+            item.ids, item.chat_id, until, error, spend_attempt=False
+        )
 
     def _forget_paced(self) -> None:
         """Drop the send times that no longer hold a chat back: kept, they would grow by one
@@ -215,13 +298,17 @@ class Notifier:
             # delivery, a parcel to collect) still rings.
             silent=not item.notice.needs_person and in_window(item.quiet_start, item.quiet_end),
         )
+        self._telegram_answered(outcome)
         match outcome.delivery:
             case Delivery.SENT:
                 await self._mark_sent(item, chat_id)
                 return True
+            case Delivery.FAILED if outcome.unreachable:
+                await self._wait_for_telegram(item, outcome.error)
+                return False
             case Delivery.FLOODED:
                 retry_at = utcnow() + timedelta(seconds=outcome.retry_after)
-                await self._storage.outbox.postpone_chat(item.id, chat_id, retry_at, outcome.error)
+                await self._storage.outbox.postpone_chat(item.ids, chat_id, retry_at, outcome.error)
                 logger.info(
                     "flood control for chat %s: retrying in %.0f s", chat_id, outcome.retry_after
                 )
@@ -234,9 +321,25 @@ class Notifier:
         await self._retry_or_give_up(item, outcome.error)
         return True
 
+    def _telegram_answered(self, outcome: SendOutcome) -> None:
+        """Keep count of Telegram's own failures in a row; any answer ends the episode."""
+        if not outcome.unreachable:
+            if self._telegram_failures:
+                logger.info("Telegram answers again")
+            self._telegram_failures = 0
+            return
+        self._telegram_failures += 1
+        wait = telegram_down_wait(self._telegram_failures)
+        self._telegram_back_at = max(self._telegram_back_at, time.monotonic() + wait)
+        logger.warning("Telegram did not answer (%s); trying again in %.0f s", outcome.error, wait)
+
     async def _mark_sent(self, item: Notification, chat_id: int) -> None:
         self._last_sent[chat_id] = time.monotonic()
-        await self._storage.outbox.mark_sent(item.id)
+        try:
+            await self._storage.outbox.mark_sent(*item.ids)
+        except StorageWriteError:
+            self._unmarked.append(item.ids)  # sent: written first when the disk takes it
+            raise
         self.sent_count += 1
         if self._on_sent is not None:
             self._on_sent(item)
@@ -245,7 +348,7 @@ class Notifier:
         attempts = item.attempts + 1
         if attempts >= self._max_attempts:
             self.failed_count += 1
-            await self._storage.outbox.mark_failed(item.id, error)
+            await self._storage.outbox.mark_failed(item.ids, error)
             logger.error(
                 "giving up notification %d to chat %s after %d attempts: %s",
                 item.id,
@@ -255,7 +358,7 @@ class Notifier:
             )
             return
         delay = backoff_seconds(attempts)
-        await self._storage.outbox.mark_retry(item.id, utcnow() + timedelta(seconds=delay), error)
+        await self._storage.outbox.mark_retry(item.ids, utcnow() + timedelta(seconds=delay), error)
         logger.warning(
             "notification %d to chat %s failed (%s); retry %d in %.0f s",
             item.id,

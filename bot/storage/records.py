@@ -93,6 +93,12 @@ class Notification:
     quiet_end: str | None = None
     added_by: int | None = None
     added_by_name: str | None = None
+    merged_ids: tuple[int, ...] = ()  # the outbox rows told by this one message, when several
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        """The outbox rows this message tells: marked together once Telegram accepted it."""
+        return self.merged_ids or (self.id,)
 
 
 @dataclass(frozen=True)
