@@ -151,3 +151,17 @@ async def test_closing_answers_every_asker(
     assert all(
         not s.registered for s in [await storage.shipments.get_shipment(*k) for k in keys] if s
     )
+
+
+async def test_codes_a_chat_is_adding_are_left_to_it_by_the_poller(
+    storage: Storage, carrier: TrackingMoreClient
+) -> None:
+    registrar = Registrar(storage, carrier, ChangeRecorder(storage, lambda: None))
+    keys = codes(300, 3)
+    with registrar.reserved(set(keys[:2])):
+        assert registrar.unreserved(keys) == keys[2:]
+        with registrar.reserved({keys[0]}):  # two chats adding the same code
+            assert registrar.unreserved(keys) == keys[2:]
+        assert registrar.unreserved(keys) == keys[2:]
+    assert registrar.unreserved(keys) == keys
+    await registrar.close()

@@ -153,11 +153,10 @@ class Poller:
     async def _register_pending(self, errors: CycleErrors) -> bool:
         """Register what is still pending; False when there was nothing to register."""
         pending = await self._storage.shipments.shipments_to_register()
-        if not pending:
+        keys = self._registrar.unreserved([(s.courier, s.code) for s in pending])
+        if not keys:
             return False
-        registered = await self._registrar.register(
-            [(s.courier, s.code) for s in pending], notify=True
-        )
+        registered = await self._registrar.register(keys, notify=True)
         for error in registered.errors:
             self._note_error(errors, error)
         if registered.refused:

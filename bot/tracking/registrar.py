@@ -13,7 +13,9 @@ import asyncio
 import itertools
 import logging
 import math
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -93,6 +95,23 @@ class Registrar:
         self._in_flight: dict[Key, _Pending] = {}
         self._calls: set[asyncio.Task[None]] = set()
         self._sending = 0  # calls between taking their numbers and TrackingMore's answer
+        # Numbers a chat is adding right now: it registers them itself once they are stored
+        # (in full batches), so the poller leaves them alone meanwhile.
+        self._reserved: Counter[Key] = Counter()
+
+    @contextmanager
+    def reserved(self, keys: Collection[Key]) -> Iterator[None]:
+        """While a chat stores the codes it adds, before it asks for them to be registered."""
+        self._reserved.update(keys)
+        try:
+            yield
+        finally:
+            self._reserved.subtract(keys)
+            self._reserved += Counter()  # drop what is no longer reserved
+
+    def unreserved(self, keys: Sequence[Key]) -> list[Key]:
+        """The keys no chat is adding right now (what the poller may register)."""
+        return [key for key in keys if not self._reserved[key]]
 
     async def register(
         self, keys: Sequence[Key], *, notify: bool, wait_at_most: float | None = None

@@ -79,6 +79,10 @@ class Tracker:
         """Follow these entries for a chat; a courier written as a name ("SDA") is followed
         by its code."""
         entries = [self._with_courier_code(entry) for entry in entries]
+        with self._registrar.reserved({(e.courier, e.code) for e in entries}):
+            return await self._follow(who, entries)
+
+    async def _follow(self, who: Requester, entries: Sequence[Entry]) -> list[FollowResult]:
         room = self._max_per_chat - await self._storage.follows.count_followed(who.chat_id)
         results: list[FollowResult] = []
         to_register: dict[tuple[str, str], Shipment] = {}
