@@ -68,6 +68,9 @@ def start_fan_out(fake_tg: FakeTelegram, fake_tm: FakeTrackingMore, at_least: in
     )
 
 
+# A 200-message fan-out killed twice over: the full run's (the everyday run keeps
+# test_sigkill_repeats_only_what_telegram_had, the tighter bound).
+@pytest.mark.full
 def test_sigkill_mid_fan_out_loses_nothing(
     bot_factory: BotFactory,
     fake_tg: FakeTelegram,
@@ -129,6 +132,7 @@ def test_sigkill_repeats_only_what_telegram_had(
     assert duplicates <= 1
 
 
+@pytest.mark.full
 def test_sigterm_mid_fan_out_is_clean_and_quick(
     bot_factory: BotFactory,
     fake_tg: FakeTelegram,
