@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 
 from bot.carrier import TrackingMoreClient
+from bot.core.couriers import CourierBook
 from bot.storage import Storage
+from bot.tracking.couriers import CourierDirectory
 from bot.tracking.poller import Poller
 from bot.tracking.recorder import ChangeRecorder
 from bot.tracking.registrar import Registrar
@@ -45,7 +47,8 @@ async def serve(database: Path, base_url: str, api_key: str) -> None:
         creates_per_second=UNLIMITED_PER_S,
     )
     recorder = ChangeRecorder(storage, lambda: None)
-    poller = Poller(storage, carrier, recorder, Registrar(storage, carrier, recorder))
+    couriers = CourierDirectory(carrier, CourierBook())
+    poller = Poller(storage, carrier, recorder, Registrar(storage, carrier, recorder), couriers)
     loop = asyncio.get_running_loop()
     while (command := (await loop.run_in_executor(None, sys.stdin.readline)).strip()) == "cycle":
         before = poller.state.changes_found

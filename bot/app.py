@@ -286,16 +286,17 @@ def _assemble(
     )
     recorder = ChangeRecorder(storage, notifier.wake)
     registrar = Registrar(storage, carrier, recorder)
+    book = CourierBook()
+    use_courier_book(book)
+    couriers = CourierDirectory(carrier, book)
     poller = Poller(
         storage,
         carrier,
         recorder,
         registrar,
+        couriers,
         archive_after=timedelta(days=settings.archive_after_days),
     )
-    book = CourierBook()
-    use_courier_book(book)
-    couriers = CourierDirectory(carrier, book)
     tracker = Tracker(
         storage,
         carrier,

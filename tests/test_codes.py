@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.parsing import HOSTILE
 from bot.core.codes import (
     DEFAULT_COURIER,
     MAX_LABEL_LENGTH,
@@ -543,22 +544,7 @@ def test_a_full_4096_character_message_is_read() -> None:
     assert result.overflow == 128 - 50
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "RR123456785IT " + "a" * 5000,
-        "RR123456785IT " + "a " * 2500,
-        "x" * 5000,
-        "7" * 5000,
-        "1 " * 2500,
-        "- " * 2500,
-        "RR " * 1700,
-        "\u200b" * 5000,
-        "RR123456785IT " + "courier=brt " * 400,
-        "\n".join(["RR123456785IT"] * 2500),
-        "\n".join(["1 2 3 4"] * 1250),
-    ],
-)
+@pytest.mark.parametrize("text", HOSTILE)
 def test_5000_character_messages_are_read_whole(text: str) -> None:
     # How long they take is a benchmark row (`python -m bench --only parsing`), not a test.
     result = parse_message(text, max_codes=50)

@@ -12,13 +12,15 @@ import logging
 import time
 
 from bot.carrier import CarrierError, TrackingMoreClient
-from bot.core.couriers import CourierBook
+from bot.core.couriers import Courier, CourierBook
 
 logger = logging.getLogger(__name__)
 
 REFRESH_EVERY_SECONDS = 24 * 3600.0
 # After a failure, the next try comes sooner than a day (but not at every caller).
 RETRY_AFTER_FAILURE_SECONDS = 3600.0
+# How long an answer to the courier list also answers "does the key work?".
+FRESH_SECONDS = 5.0
 
 
 class CourierDirectory:
@@ -26,6 +28,8 @@ class CourierDirectory:
         self._carrier = carrier
         self.book = book
         self._next_fetch_at = 0.0  # monotonic
+        self._fetched_at: float | None = None  # monotonic, the last answer or refusal
+        self._fetch_error: CarrierError | None = None
 
     async def refresh(self, *, force: bool = False) -> bool:
         """Fetch the list when it is older than a day (or `force`); returns whether the book
@@ -33,7 +37,7 @@ class CourierDirectory:
         if not force and time.monotonic() < self._next_fetch_at:
             return True
         try:
-            couriers = await self._carrier.couriers()
+            couriers = await self._fetch()
         except CarrierError as exc:
             logger.warning("could not fetch the courier list: %s; names wait", exc)
             self._next_fetch_at = time.monotonic() + RETRY_AFTER_FAILURE_SECONDS
@@ -46,6 +50,28 @@ class CourierDirectory:
         self._next_fetch_at = time.monotonic() + REFRESH_EVERY_SECONDS
         logger.info("courier list: %d couriers", len(self.book))
         return True
+
+    async def check_account(self) -> None:
+        """Whether TrackingMore takes the bot's key: the courier list is the cheapest call
+        only the key and the account decide. A fetch of the last few seconds (the one at
+        start) answers for it instead of a second call; a refusal is raised."""
+        fresh = self._fetched_at is not None and time.monotonic() - self._fetched_at < FRESH_SECONDS
+        if not fresh:
+            couriers = await self._fetch()
+            if couriers:
+                self.book.replace(couriers)
+                self._next_fetch_at = time.monotonic() + REFRESH_EVERY_SECONDS
+        elif self._fetch_error is not None:
+            raise self._fetch_error
+
+    async def _fetch(self) -> list[Courier]:
+        try:
+            couriers = await self._carrier.couriers()
+        except CarrierError as exc:
+            self._fetched_at, self._fetch_error = time.monotonic(), exc
+            raise
+        self._fetched_at, self._fetch_error = time.monotonic(), None
+        return couriers
 
     def resolve(self, courier: str) -> str:
         """The API code for what someone wrote after `courier=` (a code or a name): the

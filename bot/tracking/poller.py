@@ -35,6 +35,7 @@ from bot.carrier import (
 from bot.core.shipments import Snapshot
 from bot.core.times import utcnow
 from bot.storage import Shipment, Storage
+from bot.tracking.couriers import CourierDirectory
 from bot.tracking.health import CarrierHealth, CycleErrors, PollState
 from bot.tracking.recorder import ChangeRecorder
 from bot.tracking.registrar import Registrar
@@ -65,11 +66,13 @@ class Poller:
         carrier: TrackingMoreClient,
         recorder: ChangeRecorder,
         registrar: Registrar,
+        couriers: CourierDirectory,
         *,
         archive_after: timedelta = timedelta(days=3),
     ) -> None:
         self._storage = storage
         self._carrier = carrier
+        self._couriers = couriers
         self._recorder = recorder
         # Shared with the Tracker: a code a chat is registering right now is not sent twice.
         self._registrar = registrar
@@ -127,9 +130,10 @@ class Poller:
         return self.state.cycles == 0 or self.state.health != CarrierHealth.OK
 
     async def _check_key(self, errors: CycleErrors) -> None:
-        """One cheap call that only the API key and the account decide (the courier list)."""
+        """One cheap call that only the API key and the account decide (the courier list,
+        which the directory fetched at start anyway)."""
         try:
-            await self._carrier.couriers()
+            await self._couriers.check_account()
         except CarrierError as exc:
             self._note_error(errors, exc)
 
