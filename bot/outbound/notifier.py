@@ -90,7 +90,6 @@ def merged(items: Sequence[Notification]) -> list[Notification]:
             notice=merge_notices([n.notice for n in group]),
             attempts=max(n.attempts for n in group),
             created_at=group[0].created_at,
-            following=group[-1].following,
             merged_ids=tuple(n.id for n in group),
         )
         for group in by_shipment.values()
