@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -53,6 +54,19 @@ def marked_sent(path: Path) -> int:
         return int(
             db.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL").fetchone()[0]
         )
+
+
+def settled_count(fake_tg: FakeTelegram, quiet: float = 0.3) -> int:
+    """How many were told once the fake has taken no new message for ``quiet`` seconds."""
+    count = sum(notified(fake_tg).values())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = sum(notified(fake_tg).values())
+        if now == count:
+            break
+        count = now
+    return count
 
 
 def integrity(path: Path) -> str:
@@ -119,6 +133,10 @@ def test_sigkill_repeats_only_what_telegram_had(
     bot.kill()
     delivered_at_kill = sum(notified(fake_tg).values())
     assert delivered_at_kill < FOLLOWERS, "the fan-out finished before the kill"
+    # Calls the dead bot had already sent may still be taken in turn after it died (the fake
+    # notices a hung-up caller only when the kernel's FIN has been read): those were in
+    # Telegram's hands too, never answered to the bot.
+    taken_after_kill = settled_count(fake_tg) - delivered_at_kill
 
     bot.start()
     bot.wait_ready(fake_tg)
@@ -127,9 +145,12 @@ def test_sigkill_repeats_only_what_telegram_had(
     )
     counts = notified(fake_tg)
     duplicates = sum(n - 1 for n in counts.values())
-    print(f"\nSIGKILL after {delivered_at_kill}/{FOLLOWERS} answered: {duplicates} repeated")
+    print(
+        f"\nSIGKILL after {delivered_at_kill}/{FOLLOWERS} answered "
+        f"(+{taken_after_kill} taken after): {duplicates} repeated"
+    )
     assert len(counts) == FOLLOWERS
-    assert duplicates <= 1
+    assert duplicates <= 1 + taken_after_kill
 
 
 @pytest.mark.full
