@@ -1,7 +1,7 @@
-"""Storage: all of postino's SQL, on SQLite through aiosqlite.
+"""Storage: all of postino's SQL, on SQLite (aiosqlite, the default) or PostgreSQL (asyncpg).
 
-Knows nothing of Telegram or TrackingMore. One connection, one writer at a time (see
-`database`); one store per aggregate, reached as attributes of `Storage`:
+Knows nothing of Telegram or TrackingMore. The same SQL on both engines (see `connection`,
+`sqlite`, `postgres`); one store per aggregate, reached as attributes of `Storage`:
 
 - `chats`: who talks to the bot, their preferences, pauses, moves and digest times;
 - `follows`: which chat follows which shipment, with its name, mute and archive;
@@ -20,6 +20,7 @@ from bot.storage.chats import Chats
 from bot.storage.database import Database, StorageOpenError
 from bot.storage.follows import Follows
 from bot.storage.outbox import Outbox
+from bot.storage.postgres import PostgresDatabase
 from bot.storage.records import (
     Chat,
     DeskRow,
@@ -34,6 +35,7 @@ from bot.storage.records import (
 from bot.storage.reports import Reports
 from bot.storage.schema import MIGRATIONS, SCHEMA_VERSION
 from bot.storage.shipments import Shipments
+from bot.storage.sqlite import SqliteDatabase
 
 __all__ = [
     "MIGRATIONS",
@@ -65,9 +67,16 @@ class Storage:
         self.reports = Reports(database)
 
     @classmethod
-    async def open(cls, path: Path) -> Storage:
-        """Open (creating it and its folder if needed) and migrate to the newest schema."""
-        return cls(await Database.open(path))
+    async def open(cls, where: Path | str) -> Storage:
+        """Open and migrate to the newest schema: a path is a SQLite file (created, with its
+        folder, if needed), a `postgresql://` URL a PostgreSQL database."""
+        if isinstance(where, str):
+            return cls(await PostgresDatabase.open(where))
+        return cls(await SqliteDatabase.open(where))
+
+    @property
+    def engine(self) -> str:
+        return self.database.engine
 
     async def close(self) -> None:
         await self.database.close()

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.core.lifecycle import Notice, after_recheck, first_recheck, is_told_to
 from bot.core.shipments import Change, Checkpoint, Snapshot, Status, diff
 from bot.core.times import iso_utc, utcnow
+from bot.storage.connection import Connection
 from bot.storage.database import Repository, write_all
 from bot.storage.records import encode_notice
 
@@ -49,7 +48,7 @@ class Changes(Repository):
         return changes
 
     async def _ingest_snapshots(
-        self, db: aiosqlite.Connection, snapshots: Sequence[Snapshot], now: str, *, notify: bool
+        self, db: Connection, snapshots: Sequence[Snapshot], now: str, *, notify: bool
     ) -> list[Change]:
         if not snapshots:
             return []
@@ -81,7 +80,7 @@ class Changes(Repository):
         return changes
 
     async def _record_unchanged(
-        self, db: aiosqlite.Connection, shipment_ids: Sequence[int], now: str
+        self, db: Connection, shipment_ids: Sequence[int], now: str
     ) -> None:
         """Nothing to diff, but the poll counts (a delivered shipment due for a re-check has
         had it)."""
@@ -103,7 +102,7 @@ class Changes(Repository):
         )
 
     async def _load_for_diff(
-        self, db: aiosqlite.Connection, snapshots: Sequence[Snapshot]
+        self, db: Connection, snapshots: Sequence[Snapshot]
     ) -> dict[tuple[str, str], _Stored]:
         keys = list({(s.courier, s.code) for s in snapshots})
         values = ",".join("(?, ?)" for _ in keys)
@@ -113,7 +112,8 @@ class Changes(Repository):
         rows = await db.execute_fetchall(
             f"WITH k(courier, code) AS (VALUES {values}) "
             "SELECT sh.id, sh.courier, sh.code, sh.status, sh.rechecks_left, sh.next_recheck_at, "
-            "sh.substatus FROM k JOIN shipments sh ON sh.courier = k.courier AND sh.code = k.code",
+            "sh.substatus FROM k JOIN shipments sh ON sh.courier = k.courier AND sh.code = k.code "
+            f"ORDER BY sh.id{db.for_update('sh')}",
             params,
         )
         by_id = {row[0]: _Stored(row[0], row[3], row[4], row[5], set(), row[6]) for row in rows}
@@ -128,7 +128,7 @@ class Changes(Repository):
                 by_id[shipment_id].fingerprints.add(fingerprint)
         return keyed
 
-    async def _count_rechecks(self, db: aiosqlite.Connection, entries: Sequence[_Stored]) -> None:
+    async def _count_rechecks(self, db: Connection, entries: Sequence[_Stored]) -> None:
         """Delivered shipments were looked at again and had not changed."""
         moment = utcnow()
         now, updates = iso_utc(moment), []
@@ -141,9 +141,7 @@ class Changes(Repository):
             db, "UPDATE shipments SET rechecks_left=?, next_recheck_at=? WHERE id=?", updates
         )
 
-    async def _track_deliveries(
-        self, db: aiosqlite.Connection, changes: Sequence[Change], now: str
-    ) -> None:
+    async def _track_deliveries(self, db: Connection, changes: Sequence[Change], now: str) -> None:
         """Delivered: schedule the re-checks. No longer delivered (a return): active again."""
         rechecks, first_at = first_recheck(utcnow())
         delivered = [
@@ -172,18 +170,19 @@ class Changes(Repository):
         )
 
     async def _store_changes(
-        self, db: aiosqlite.Connection, changes: Sequence[Change], now: str, *, notify: bool
+        self, db: Connection, changes: Sequence[Change], now: str, *, notify: bool
     ) -> None:
         if not changes:
             return
         await db.executemany(
-            "INSERT OR IGNORE INTO events (shipment_id, fingerprint, occurred_at, raw_time, "
-            "status, substatus, description, location, seen_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO events (shipment_id, fingerprint, occurred_at, raw_time, "
+            "status, substatus, description, location, seen_at) VALUES (?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT DO NOTHING",
             [_event_row(c.shipment_id, cp, now) for c in changes for cp in c.new_checkpoints],
         )
         await db.executemany(
             "UPDATE shipments SET status=?, substatus=?, last_change_at=?, "
-            "latest_event_at=CASE WHEN ? IS NOT NULL AND (latest_event_at IS NULL "
+            "latest_event_at=CASE WHEN CAST(? AS TEXT) IS NOT NULL AND (latest_event_at IS NULL "
             "    OR ? > latest_event_at) THEN ? ELSE latest_event_at END WHERE id=?",
             [_status_row(c, now) for c in changes],
         )
@@ -193,7 +192,7 @@ class Changes(Repository):
         await self._queue_notifications(db, changes, now)
 
     async def _queue_notifications(
-        self, db: aiosqlite.Connection, changes: Sequence[Change], now: str
+        self, db: Connection, changes: Sequence[Change], now: str
     ) -> None:
         """One outbox row per chat that hears about each change: muted subscriptions and
         paused chats hear nothing, and the chat's `/notify` mode decides the rest."""

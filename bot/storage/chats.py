@@ -75,8 +75,10 @@ class Chats(Repository):
                     "UPDATE chats SET id=?, type='supergroup' WHERE id=?", (new_id, old_id)
                 )
                 return
-            await db.execute(
-                "UPDATE OR IGNORE subscriptions SET chat_id=? WHERE chat_id=?", (new_id, old_id)
+            await db.execute(  # what both chats followed stays the new chat's alone
+                "UPDATE subscriptions SET chat_id=? WHERE chat_id=? AND shipment_id NOT IN "
+                "(SELECT shipment_id FROM subscriptions WHERE chat_id=?)",
+                (new_id, old_id, new_id),
             )
             await db.execute("UPDATE outbox SET chat_id=? WHERE chat_id=?", (new_id, old_id))
             await db.execute(

@@ -1,10 +1,10 @@
-"""The SQLite connection: opened, migrated, and used one statement or transaction at a time.
+"""The database as the stores use it, whichever engine is behind it.
 
-The lock lets urgent writes go first: marking a message sent must not wait behind reads and
-the poll cycle's work, since until it lands a crash would send that message again. A write
-the disk refuses (full, read-only, I/O error) is rolled back whole and raised as
-`StorageWriteError`; the write listeners hear once when writes start failing and once when
-they work again.
+A write the database refuses (disk full, read-only, I/O error, the server gone) is rolled
+back whole and raised as `StorageWriteError`; the write listeners hear once when writes
+start failing and once when they work again. The urgent-first lock is SQLite's: one
+connection, where marking a message sent must not wait behind reads and the poll cycle's
+work, since until it lands a crash would send that message again.
 """
 
 from __future__ import annotations
@@ -14,15 +14,13 @@ import contextlib
 import logging
 import sqlite3
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import aiosqlite
-
-from bot.storage.schema import MIGRATIONS, SCHEMA_VERSION
+from bot.storage.connection import Connection, Row
 
 logger = logging.getLogger(__name__)
 
@@ -94,49 +92,36 @@ class _UrgentFirstLock:
         self._held = False
 
 
-class Database:
-    """One aiosqlite connection; every statement and transaction runs under one lock."""
+class Database(ABC):
+    """The engine-neutral face of the database: transactions, single statements, reads, and
+    the write listeners. `SqliteDatabase` and `PostgresDatabase` are the engines."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-        self._lock = _UrgentFirstLock()
+    engine: str = ""
+
+    def __init__(self) -> None:
         self._write_listeners: list[WriteListener] = []
         self._writes_failing = False
         self._last_write_failure = 0.0
 
-    @classmethod
-    async def open(cls, path: Path) -> Database:
-        """Open (creating it and its folder if needed) and migrate to the newest schema."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StorageOpenError(f"cannot open the database at {path}: {exc}") from None
-        try:
-            for pragma in (
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA busy_timeout=5000",
-                "PRAGMA foreign_keys=ON",
-                "PRAGMA synchronous=NORMAL",
-            ):
-                await db.execute(pragma)
-            storage = cls(db)
-            await storage._migrate()
-        except sqlite3.Error as exc:
-            await db.close()
-            raise StorageOpenError(f"cannot use the database at {path}: {exc}") from None
-        except StorageOpenError:
-            await db.close()
-            raise
-        return storage
+    @abstractmethod
+    async def close(self) -> None: ...
 
-    async def close(self) -> None:
-        async with self._lock.held():
-            await self._db.close()
+    @abstractmethod
+    async def schema_version(self) -> int: ...
 
-    async def schema_version(self) -> int:
-        async with self._lock.held():
-            return await self._user_version()
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A write transaction; on SQLite the only writer until it ends."""
+
+    @abstractmethod
+    async def write(self, sql: str, params: Sequence[Any] = (), *, urgent: bool = False) -> None:
+        """One statement, atomic on its own. `urgent` goes first where the engine queues."""
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
 
     def add_write_listener(self, listener: WriteListener) -> None:
         """`listener(error)` when writes start failing, `listener(None)` when they work again."""
@@ -146,13 +131,13 @@ class Database:
     def writes_failing(self) -> bool:
         return self._writes_failing
 
-    def _writes_ok(self, changes_before: int) -> None:
+    def _writes_ok(self, wrote: bool) -> None:
         """A write went through. It shows the disk takes writes again only if it wrote
         something (one that matched no row writes nothing, even on a full disk) and no write
         failed for a while: a nearly full disk takes some writes and refuses others."""
         if (
             self._writes_failing
-            and self._db.total_changes > changes_before
+            and wrote
             and time.monotonic() - self._last_write_failure >= WRITES_RECOVERED_AFTER
         ):
             self._writes_failing = False
@@ -169,72 +154,11 @@ class Database:
 
     def _tell(self, error: str | None) -> None:
         for listener in self._write_listeners:
-            # Not awaited here: the caller holds (or just held) the lock, and telling the
-            # admins takes Telegram's time.
+            # Not awaited here: the caller holds (or just held) the connection, and telling
+            # the admins takes Telegram's time.
             task = asyncio.get_running_loop().create_task(_safely(listener, error))
             _PENDING.add(task)
             task.add_done_callback(_PENDING.discard)
-
-    async def _user_version(self) -> int:
-        async with self._db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
-    async def _migrate(self) -> None:
-        async with self._lock.held():
-            current = await self._user_version()
-            if current > SCHEMA_VERSION:
-                raise StorageOpenError(
-                    f"the database has schema v{current}, newer than this postino knows "
-                    f"(v{SCHEMA_VERSION}): run the newer version, or restore a backup"
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                # executescript commits first; the BEGIN inside makes each step atomic.
-                await self._db.executescript(
-                    f"BEGIN;\n{MIGRATIONS[version - 1]}\nPRAGMA user_version={version};\nCOMMIT;"
-                )
-                logger.info("database migrated to schema v%d", version)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock.held():
-            changes_before = self._db.total_changes
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                    await self._db.commit()
-                except BaseException:
-                    if self._db.in_transaction:  # SQLite may have rolled back already
-                        await self._db.rollback()
-                    raise
-            except sqlite3.Error as exc:
-                if (error := write_failure(exc)) is None:
-                    raise
-                raise self._write_failed(error) from exc
-            self._writes_ok(changes_before)
-
-    async def write(self, sql: str, params: Sequence[Any] = (), *, urgent: bool = False) -> None:
-        """One statement, atomic on its own: one hop to aiosqlite's thread, none for BEGIN and
-        COMMIT. `urgent` goes before every other waiter for the connection."""
-        async with self._lock.held(urgent=urgent):
-            changes_before = self._db.total_changes
-            try:
-                await self._db.execute_fetchall(sql, params)
-            except sqlite3.Error as exc:
-                if (error := write_failure(exc)) is None:
-                    raise
-                raise self._write_failed(error) from exc
-            self._writes_ok(changes_before)
-
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        # One hop to aiosqlite's thread; a cursor takes three (execute, fetchall, close).
-        async with self._lock.held():
-            return list(await self._db.execute_fetchall(sql, params))
-
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self._lock.held(), self._db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
 
 
 _PENDING: set[asyncio.Task[None]] = set()
@@ -253,10 +177,10 @@ class Repository:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def _transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+    def _transaction(self) -> AbstractAsyncContextManager[Connection]:
         return self._database.transaction()
 
-    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return await self._database.fetchall(sql, params)
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -266,7 +190,7 @@ class Repository:
         await self._database.write(sql, params, urgent=urgent)
 
 
-async def write_all(db: aiosqlite.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+async def write_all(db: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
     """executemany, skipped when there is nothing to write (each call is a thread hop)."""
     if rows:
         await db.executemany(sql, rows)

@@ -37,7 +37,8 @@ class Follows(Repository):
         now = iso_utc()
         async with self._transaction() as db:
             await db.execute(
-                "INSERT OR IGNORE INTO shipments (courier, code, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO shipments (courier, code, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (courier, code, now),
             )
             async with db.execute(
@@ -48,9 +49,9 @@ class Follows(Repository):
             assert row is not None
             shipment = shipment_of(row)
             cursor = await db.execute(
-                "INSERT OR IGNORE INTO subscriptions "
+                "INSERT INTO subscriptions "
                 "(chat_id, shipment_id, label, added_by, added_by_name, added_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (chat_id, shipment.id, label, added_by, added_by_name, now),
             )
             is_new = cursor.rowcount == 1

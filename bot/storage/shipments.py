@@ -29,7 +29,7 @@ class Shipments(Repository):
             (courier, code),
         ) or await self._fetchone(
             f"SELECT {SHIPMENT_COLUMNS} FROM shipments sh "
-            "WHERE sh.courier = ? COLLATE NOCASE AND sh.code = ? COLLATE NOCASE "
+            "WHERE lower(sh.courier) = lower(?) AND lower(sh.code) = lower(?) "
             "ORDER BY sh.code = ? DESC LIMIT 1",
             (courier, code, code),
         )
