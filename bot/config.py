@@ -11,10 +11,12 @@ import hmac
 import ipaddress
 import os
 import re
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -44,6 +46,8 @@ class Settings:
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     trackingmore_api_base_url: str = "https://api.trackingmore.com/v4"
     database_path: Path = Path("data/postino.sqlite3")
+    database_url: str = ""
+    replica_name: str = ""
     poll_interval_seconds: float = 1800.0
     default_language: str = "it"
     log_level: str = "INFO"
@@ -81,8 +85,18 @@ class Settings:
             self.telegram_webhook_secret,
             self.telegram_webhook_secret_token,
             self.telegram_webhook_path.removeprefix(TELEGRAM_WEBHOOK_PREFIX),
+            database_password(self.database_url),
         )
         return tuple(s for s in candidates if len(s) >= 6)
+
+    @property
+    def database(self) -> Path | str:
+        """Where the data lives: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database_url or self.database_path
+
+    @property
+    def on_postgres(self) -> bool:
+        return bool(self.database_url)
 
     @property
     def trackingmore_pushes_on(self) -> bool:
@@ -164,6 +178,8 @@ def _parse(env: Mapping[str, str]) -> Settings:
             "TRACKINGMORE_API_BASE_URL",
         ).rstrip("/"),
         database_path=_path(get("DATABASE_PATH", str(Settings.database_path)), "DATABASE_PATH"),
+        database_url=_database_url(get("DATABASE_URL"), "DATABASE_URL"),
+        replica_name=_replica_name(get("REPLICA_NAME") or socket.gethostname(), "REPLICA_NAME"),
         poll_interval_seconds=_number(
             get("POLL_INTERVAL_SECONDS", _default_poll_interval(get)),
             "POLL_INTERVAL_SECONDS",
@@ -239,6 +255,51 @@ def _required(value: str, name: str) -> str:
 def _url(value: str, name: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+    return value
+
+
+def _database_url(value: str, name: str) -> str:
+    """Empty (SQLite) or `postgresql://user:password@host[:port]/database[?sslmode=…]`.
+    The message never repeats the value: it may hold the password."""
+    if not value:
+        return ""
+    expected = f"{name} must look like postgresql://user:password@host:5432/database"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{expected} (the port is not a number)") from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigError(f"{expected} (it must start with postgresql:// or postgres://)")
+    if not parts.hostname:
+        raise ConfigError(f"{expected} (no host)")
+    if not parts.path.strip("/") or "/" in parts.path.strip("/"):
+        raise ConfigError(f"{expected} (no database name)")
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"{expected} (the port is out of range)")
+    return value
+
+
+def validate_database_url(value: str, name: str = "DATABASE_URL") -> str:
+    """A PostgreSQL URL from elsewhere than the environment (`copy-database URL`), checked as
+    DATABASE_URL is, except that empty is refused. Raises `ConfigError` naming `name`; the
+    message never repeats the value."""
+    if not value.strip():
+        raise ConfigError(f"{name} is empty: give postgresql://user:password@host:5432/database")
+    return _database_url(value.strip(), name)
+
+
+def database_password(url: str) -> str:
+    """The password in a database URL ('' when none): a secret to keep out of logs."""
+    try:
+        return unquote(urlsplit(url).password or "") if url else ""
+    except ValueError:
+        return ""
+
+
+def _replica_name(value: str, name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", value):
+        raise ConfigError(f"{name} must be 1-63 letters, digits, '.', '_' or '-', got {value!r}")
     return value
 
 

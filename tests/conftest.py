@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ import pytest
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
 from harness import BotProcess, RunningBot
+from postgres import PostgresServer, require_postgres
 
 BotFactory = Callable[..., BotProcess]
 
@@ -54,6 +57,44 @@ def fake_tg() -> Iterator[FakeTelegram]:
 def fake_tm() -> Iterator[FakeTrackingMore]:
     with FakeTrackingMore() as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server, one per pytest-xdist worker (each is its own session).
+
+    Skipped with the reason where the binaries are missing; in CI (``CI=true``) that fails.
+    """
+    require_postgres()
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest, postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh database of its own for this test, dropped (``FORCE``) afterwards."""
+    prefix = re.sub(r"[^a-z0-9_]+", "_", request.node.name.lower())[:40].strip("_")
+    name = f"t_{prefix}_{uuid.uuid4().hex[:8]}"
+    url = postgres_server.create_database(name)
+    yield url
+    postgres_server.drop_database(name)
+
+
+ENGINES = ("sqlite", pytest.param("postgresql", marks=pytest.mark.full))
+
+
+@pytest.fixture(params=ENGINES)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's storage lives, once per engine: a SQLite file (the everyday run) and a
+    fresh PostgreSQL database (the full run)."""
+    if request.param == "sqlite":
+        return tmp_path / "db" / "postino.sqlite3"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture

@@ -80,9 +80,10 @@ class RunningBot:
 
     def last_poll_cycle(self) -> float | None:
         """Unix time the last completed poll cycle ended, from the bot's heartbeat file."""
+        from bot.config import load_settings
         from bot.ops.health import heartbeat_path, read_heartbeat
 
-        record = read_heartbeat(heartbeat_path(Path(self.env["DATABASE_PATH"])))
+        record = read_heartbeat(heartbeat_path(load_settings(self.env, env_file=Path("/dev/null"))))
         return None if record is None else record.poll_cycle_at
 
     def wait_poll_cycles(self, count: int = 2, timeout: float = 15) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.backlog import merge_notices
-from bot.core.flood import Admission, UserRateWindow
+from bot.core.flood import Admission, SlowDownNotes, admission, window_slices
 from bot.core.lifecycle import MAX_EVENTS_IN_NOTIFICATION, Notice, NoticeEvent
 from bot.core.shipments import Checkpoint, Snapshot
 from bot.core.times import utcnow
@@ -53,21 +53,32 @@ def test_telegram_down_waits_double_up_to_a_minute() -> None:
     assert [telegram_down_wait(n) for n in (1, 2, 3, 7, 50)] == [1, 2, 4, 60, 60]
 
 
-def test_the_user_window_answers_a_bounded_number_and_warns_once() -> None:
-    window = UserRateWindow(limit=3, window=10)
-    verdicts = [window.admit(1, t) for t in (0, 1, 2, 3, 4, 5)]
+def test_the_user_window_is_this_second_and_the_ten_before() -> None:
+    assert window_slices(1_700_000_005.9) == (1_700_000_005, 1_699_999_995)
+    assert window_slices(12.0, window=3) == (12, 9)
+    with pytest.raises(ValueError):
+        window_slices(12.0, window=0)
+
+
+def test_a_full_window_drops_with_one_note_an_episode() -> None:
+    notes = SlowDownNotes()
+    verdicts = [notes.admit(1, hits, limit=3) for hits in (1, 2, 3, 4, 5, 6)]
     assert verdicts == [Admission.ANSWER] * 3 + [Admission.WARN, Admission.DROP, Admission.DROP]
-    assert window.admit(2, 5) == Admission.ANSWER  # another user is not held back
-    assert window.admit(1, 10.5) == Admission.ANSWER  # the oldest left the window
-    assert window.admit(1, 11.5) == Admission.ANSWER
-    assert window.admit(1, 11.6) == Admission.WARN  # a new episode, a new note
+    assert notes.admit(2, 1, limit=3) == Admission.ANSWER  # another user is not held back
+    assert notes.admit(1, 5, limit=3) == Admission.DROP  # still over, even as the window slides
+    assert notes.admit(1, 3, limit=3) == Admission.ANSWER  # slowed down: the episode ends
+    assert notes.admit(1, 4, limit=3) == Admission.WARN  # a new episode, a new note
+    assert admission(21, warned=False) == Admission.WARN
+    assert admission(20, warned=True) == Admission.ANSWER
 
 
-def test_the_user_window_remembers_a_bounded_number_of_users() -> None:
-    window = UserRateWindow(limit=1, window=10, max_users=2)
+def test_the_notes_remember_a_bounded_number_of_users() -> None:
+    notes = SlowDownNotes(max_users=2)
     for user in range(5):
-        window.admit(user, 0)
-    assert window.admit(0, 1) == Admission.ANSWER  # forgotten
+        assert notes.admit(user, 2, limit=1) == Admission.WARN
+    assert len(notes) == 2
+    assert notes.admit(0, 2, limit=1) == Admission.WARN  # forgotten: warned again
+    assert notes.admit(4, 2, limit=1) == Admission.DROP
 
 
 async def test_urgent_waiters_go_first() -> None:
@@ -109,8 +120,8 @@ def test_write_failures_are_told_apart_from_sql_errors() -> None:
 
 
 @pytest.fixture
-async def storage(tmp_path: Path):  # type: ignore[no-untyped-def]
-    opened = await Storage.open(tmp_path / "postino.sqlite3")
+async def storage(database: Path | str):  # type: ignore[no-untyped-def]
+    opened = await Storage.open(database)
     yield opened
     await opened.close()
 

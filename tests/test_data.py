@@ -44,6 +44,12 @@ SEEDS: dict[int, str] = {
                      digest_time = '08:30' WHERE id = -2001;
     UPDATE subscriptions SET muted = 1 WHERE chat_id = -2001;
     """,
+    5: """
+    INSERT INTO seen_updates (update_id, seen_at) VALUES (77, '2026-01-02T09:31:00.000+00:00');
+    INSERT INTO replicas (name, role, pid, started_at, seen_at)
+        VALUES ('a', 'leader', 1, '2026-01-02T09:00:00.000+00:00',
+                '2026-01-02T09:31:00.000+00:00');
+    """,
     4: """
     UPDATE shipments SET carrier_signature = '0123456789abcdef01234567' WHERE id = 1;
     """,

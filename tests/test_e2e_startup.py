@@ -69,7 +69,7 @@ def test_health_says_starting_until_telegram_answers_then_the_usual_checks(
     bot.start()
     try:
         wait_for(lambda: fake_tg.failed_calls("getMe"), "the first getMe")
-        record = read_heartbeat(heartbeat_path(database))
+        record = read_heartbeat(heartbeat_path(load_settings(bot_env, env_file=tmp_path / "none")))
         assert record is not None and record.state == "starting" and record.pid == bot.pid
         assert database_files(database) == []  # Telegram first, the database after
 

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -85,6 +86,38 @@ def test_get_updates_offset_confirms_and_limit_caps(fake_tg: FakeTelegram) -> No
     assert empty.json() == {"ok": True, "result": []}
     assert 0.9 < time.monotonic() - began < 3
     assert fake_tg.pending_updates() == []
+
+
+def test_a_newer_get_updates_terminates_the_older_with_409(fake_tg: FakeTelegram) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        older = pool.submit(tg_post, fake_tg, "getUpdates", timeout=5)
+        fake_tg.wait_until(lambda f: f.calls("getUpdates"), what="the older getUpdates")
+        threading.Timer(0.5, fake_tg.send_text, args=(CHAT, "for the newer one")).start()
+        began = time.monotonic()
+        newer = tg_post(fake_tg, "getUpdates", timeout=5)
+        terminated = older.result(timeout=5)
+    assert time.monotonic() - began < 2  # the newer one did not wait for the older's timeout
+    assert terminated.status_code == 409
+    assert terminated.json() == {
+        "ok": False,
+        "error_code": 409,
+        "description": "Conflict: terminated by other getUpdates request; "
+        "make sure that only one bot instance is running",
+    }
+    assert [u["message"]["text"] for u in newer.json()["result"]] == ["for the newer one"]
+    assert fake_tg.conflict_count == 1
+    assert [f["error_code"] for f in fake_tg.failed_calls("getUpdates")] == [409]
+
+
+def test_a_get_updates_whose_client_hung_up_is_no_conflict(fake_tg: FakeTelegram) -> None:
+    """A killed bot's long poll may still be waiting when its successor polls."""
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{fake_tg.base_url}{fake_tg.token}/getUpdates", data={"timeout": "5"}, timeout=0.3
+        )
+    assert tg_post(fake_tg, "getUpdates", timeout=0).json() == {"ok": True, "result": []}
+    assert tg_post(fake_tg, "getUpdates", timeout=0).json() == {"ok": True, "result": []}
+    assert fake_tg.conflict_count == 0 and fake_tg.failed_calls() == []
 
 
 def test_allowed_updates_filters_and_drop_pending_updates(fake_tg: FakeTelegram) -> None:

@@ -23,8 +23,8 @@ def codes(start: int, count: int) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    opened = await Storage.open(tmp_path / "postino.sqlite3")
+async def storage(database: Path | str) -> AsyncIterator[Storage]:
+    opened = await Storage.open(database)
     await opened.chats.touch_chat(CHAT, "private", None, "en")
     yield opened
     await opened.close()

@@ -85,8 +85,8 @@ def test_a_notice_keeps_the_substatus_in_the_same_payload_keys() -> None:
 
 
 @pytest.fixture
-async def storage(tmp_path: Path):  # type: ignore[no-untyped-def]
-    opened = await Storage.open(tmp_path / "postino.sqlite3")
+async def storage(database: Path | str):  # type: ignore[no-untyped-def]
+    opened = await Storage.open(database)
     yield opened
     await opened.close()
 

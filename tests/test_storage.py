@@ -16,8 +16,8 @@ POSTE = "poste-italiane"
 
 
 @pytest.fixture
-async def storage(tmp_path: Path):  # type: ignore[no-untyped-def]
-    opened = await Storage.open(tmp_path / "db" / "postino.sqlite3")
+async def storage(database: Path | str):  # type: ignore[no-untyped-def]
+    opened = await Storage.open(database)
     yield opened
     await opened.close()
 

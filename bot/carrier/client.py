@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -79,6 +79,13 @@ class CallStats:
         return taken
 
 
+class Pace(Protocol):
+    """A pace shared with other processes using the same account (replicas): returns once
+    this caller's turn, `interval` seconds after the previous caller's, has come."""
+
+    async def wait_turn(self, name: str, interval: float) -> None: ...
+
+
 class TrackingMoreClient:
     def __init__(
         self,
@@ -88,6 +95,7 @@ class TrackingMoreClient:
         *,
         requests_per_second: float = REQUESTS_PER_SECOND,
         creates_per_second: float = CREATES_PER_SECOND,
+        pace: Pace | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/") + "/"
         self._http = httpx.AsyncClient(
@@ -104,6 +112,8 @@ class TrackingMoreClient:
         # The 2 only make up for requests that started late, so the rate stays the same.
         self._limiter = AsyncLimiter(REQUEST_BURST, REQUEST_BURST / requests_per_second)
         self._create_limiter = AsyncLimiter(1, 1 / creates_per_second)
+        self._pace = pace
+        self._intervals = (1 / requests_per_second, 1 / creates_per_second)
         self.stats = CallStats()
 
     async def aclose(self) -> None:
@@ -189,6 +199,10 @@ class TrackingMoreClient:
                 # The stricter limit last: sent right after its slot, so calls in flight
                 # together cannot reach TrackingMore closer than 3 a second.
                 await limiter.acquire()
+            if self._pace is not None:  # several replicas: the account's limits hold for all
+                await self._pace.wait_turn("trackingmore", self._intervals[0])
+                if limiter is not None:
+                    await self._pace.wait_turn("trackingmore-create", self._intervals[1])
             response = await self._http.request(method, path, **kwargs)
             data = _unwrap(response)
         except httpx.TimeoutException as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import fields
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.config import Settings
 
@@ -31,7 +32,17 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("access", ("ALLOWED_USER_IDS", "ALLOWED_CHAT_IDS", "ADMIN_USER_IDS")),
-    ("data", ("DATABASE_PATH", "BACKUP_DIR", "BACKUP_EVERY_HOURS", "BACKUP_KEEP")),
+    (
+        "data",
+        (
+            "DATABASE_URL",
+            "DATABASE_PATH",
+            "REPLICA_NAME",
+            "BACKUP_DIR",
+            "BACKUP_EVERY_HOURS",
+            "BACKUP_KEEP",
+        ),
+    ),
     (
         "web",
         (
@@ -60,6 +71,15 @@ def mask_bot_token(token: str) -> str:
     return f"{bot_id}:****"
 
 
+def mask_database_url(url: str) -> str:
+    """The URL with its password as `****`: host, port, user and database stay readable."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:****@{host}"))
+
+
 def configuration(settings: Settings) -> list[tuple[str, str]]:
     return [
         (field.name.upper(), _shown(field.name, getattr(settings, field.name), settings))
@@ -84,6 +104,8 @@ def configuration_groups(settings: Settings) -> list[tuple[str, list[str]]]:
 def _shown(name: str, value: object, settings: Settings) -> str:
     if name == "telegram_bot_token":
         return mask_bot_token(str(value))
+    if name == "database_url":
+        return mask_database_url(str(value)) if value else "(not set: SQLite at DATABASE_PATH)"
     if name.endswith(_SECRET_SUFFIXES):
         return mask(str(value))
     if name == "health_max_age_seconds":

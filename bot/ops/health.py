@@ -33,10 +33,16 @@ HEARTBEAT_INTERVAL_SECONDS = 15.0
 STARTING, RUNNING, STOPPED = "starting", "running", "stopped"
 # Long polling talks to Telegram every few seconds, webhook mode checks it every minute.
 TELEGRAM_MAX_SILENCE_SECONDS = 300.0
+STANDBY_MAX_SILENCE_SECONDS = 120.0
 
 
-def heartbeat_path(database_path: Path) -> Path:
-    return database_path.with_name(database_path.name + ".heartbeat")
+def heartbeat_path(settings: Settings) -> Path:
+    """Beside the SQLite file; on PostgreSQL one per replica (replicas may share a volume),
+    in the folder DATABASE_PATH names."""
+    path = settings.database_path
+    if settings.on_postgres:
+        return path.with_name(f"postino-{settings.replica_name}.heartbeat")
+    return path.with_name(path.name + ".heartbeat")
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,10 @@ class HeartbeatRecord:
     stopped_at: float | None = None
     state: str = STARTING
     note: str | None = None  # why it is still starting, or why it stopped
+    replica: str = ""
+    role: str = "leader"  # or "standby": another replica polls and sends
+    leader_since: float | None = None
+    role_checked_at: float | None = None  # the last check for the lead
 
     @property
     def starting(self) -> bool:
@@ -80,6 +90,13 @@ class HeartbeatRecord:
             return ["the bot has stopped" + (f" ({self.note})" if self.note else "")]
         if self.starting:
             return [self.starting_text(now)]
+        if self.role != "leader":
+            # A standby neither polls nor long-polls Telegram: checking for the lead (which
+            # reaches the database) is what it must keep doing.
+            checked = _age(self.role_checked_at, now)
+            if checked is not None and checked > STANDBY_MAX_SILENCE_SECONDS:
+                return [f"standby: no check for the lead for {checked:.0f} s"]
+            return []
         found = []
         telegram_age = _age(self.telegram_ok_at, now)
         if telegram_age is None:
@@ -88,7 +105,10 @@ class HeartbeatRecord:
             found.append(f"no Telegram round-trip for {telegram_age:.0f} s")
         cycle_age = _age(self.poll_cycle_at, now)
         if cycle_age is None:
-            found.append("no poll cycle completed yet")
+            # A replica that took the lead has until the threshold for its first cycle.
+            lead_age = _age(self.leader_since, now)
+            if lead_age is None or lead_age > thresholds.poll_cycle:
+                found.append("no poll cycle completed yet")
         elif cycle_age > thresholds.poll_cycle:
             found.append(f"no poll cycle completed for {cycle_age:.0f} s")
         return found
@@ -103,6 +123,8 @@ class HeartbeatRecord:
             "poll_cycle_seconds_ago": _age(self.poll_cycle_at, now),
             "poll_ok_seconds_ago": _age(self.poll_ok_at, now),
             "carrier": self.carrier_health,
+            "replica": self.replica,
+            "role": self.role,
         }
 
 
@@ -113,9 +135,17 @@ def _age(moment: float | None, now: float) -> float | None:
 class Heartbeat:
     """The running bot's own record of being alive."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, replica: str = "") -> None:
         self.path = path
-        self.record = HeartbeatRecord(pid=os.getpid(), started_at=time.time())
+        self.record = HeartbeatRecord(pid=os.getpid(), started_at=time.time(), replica=replica)
+
+    def lead(self, leading: bool) -> None:
+        """This replica gained (or lost) the lead; written with the next heartbeat."""
+        self.record.role = "leader" if leading else "standby"
+        self.record.leader_since = time.time() if leading else None
+
+    def role_checked(self) -> None:
+        self.record.role_checked_at = time.time()
 
     def telegram_answered(self) -> None:
         record = self.record
@@ -197,7 +227,7 @@ class RoundTripRecordingRequest(HTTPXRequest):
 
 def health_command(settings: Settings) -> int:
     """`python -m bot health`: exit 0 when the running bot is healthy, 1 otherwise."""
-    path = heartbeat_path(settings.database_path)
+    path = heartbeat_path(settings)
     record = read_heartbeat(path)
     if record is None:
         print(f"unhealthy: no heartbeat at {path} (is the bot running?)")

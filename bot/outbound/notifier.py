@@ -131,6 +131,8 @@ class Notifier:
             event.set()
 
     def start(self) -> None:
+        """Start sending (again, after a `stop`: a replica that gained the lead back)."""
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="notifier")
 
     async def stop(self, grace_seconds: float = 3.0) -> None:

@@ -8,7 +8,8 @@ Knows nothing of Telegram or TrackingMore. The same SQL on both engines (see `co
 - `shipments`: the shared shipment rows as the engine registers, polls and forgets them;
 - `changes`: the diff of a batch of snapshots, written with its outbox rows in one transaction;
 - `outbox`: the notifications waiting for Telegram;
-- `reports`: whole-chat reads for the desk reports and the operators.
+- `reports`: whole-chat reads for the desk reports and the operators;
+- `coordination`: what replicas agree on (updates and pushes taken, flood windows, roles).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from bot.storage.changes import Changes
 from bot.storage.chats import Chats
+from bot.storage.coordination import Coordination
 from bot.storage.database import Database, StorageOpenError
 from bot.storage.follows import Follows
 from bot.storage.outbox import Outbox
@@ -65,6 +67,7 @@ class Storage:
         self.changes = Changes(database)
         self.outbox = Outbox(database)
         self.reports = Reports(database)
+        self.coordination = Coordination(database)
 
     @classmethod
     async def open(cls, where: Path | str) -> Storage:

@@ -38,7 +38,9 @@ class Outbox(Repository):
         if not pairs:
             return due
         later = await self._fetchall(
-            f"WITH k(chat_id, shipment_id) AS (VALUES {','.join('(?, ?)' for _ in pairs)}) "
+            # Typed: PostgreSQL takes untyped VALUES parameters for text.
+            "WITH k(chat_id, shipment_id) AS (VALUES "
+            f"{','.join('(CAST(? AS BIGINT), CAST(? AS BIGINT))' for _ in pairs)}) "
             f"{_SELECT} JOIN k ON k.chat_id = o.chat_id AND k.shipment_id = o.shipment_id "
             "WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at > ? "
             "ORDER BY o.id",

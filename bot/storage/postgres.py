@@ -130,6 +130,14 @@ class _Connection:
     def for_update(self, alias: str) -> str:
         return f" FOR UPDATE OF {alias}"
 
+    async def copy_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Many rows into `table` with COPY (binary), for bulk loads (`copy-database`): each
+        value must already be of its column's type."""
+        if rows:
+            await self._conn.copy_records_to_table(table, records=rows, columns=list(columns))
+
 
 def describe(url: str) -> str:
     """The URL without its password: what logs and messages may show."""

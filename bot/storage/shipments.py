@@ -9,6 +9,9 @@ from bot.core.times import iso_utc
 from bot.storage.database import Repository
 from bot.storage.records import SHIPMENT_COLUMNS, Shipment, shipment_of
 
+# LIMIT for "no limit" in both engines' words (SQLite's -1 is an error on PostgreSQL).
+_ALL = 2**62
+
 
 class Shipments(Repository):
     """The shipments table, shared by every chat that follows a (courier, code)."""
@@ -70,7 +73,7 @@ class Shipments(Repository):
             "AND EXISTS (SELECT 1 FROM subscriptions s JOIN chats c ON c.id = s.chat_id "
             "            WHERE s.shipment_id = sh.id AND c.blocked_at IS NULL) "
             "AND sh.id > ? ORDER BY sh.id LIMIT ?",
-            (*sorted(TERMINAL_STATUSES), iso_utc(), after_id, limit),
+            (*sorted(TERMINAL_STATUSES), iso_utc(), after_id, limit if limit >= 0 else _ALL),
         )
         return [shipment_of(r) for r in rows]
 

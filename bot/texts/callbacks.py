@@ -57,7 +57,8 @@ def pattern(*actions: Action) -> re.Pattern[str]:
     if not actions:
         raise ValueError("pattern() needs at least one action")
     codes = "|".join(re.escape(action.value) for action in actions)
-    return re.compile(rf"(?:{codes}):([0-9]{{1,{MAX_NUMBER_DIGITS}}})\Z")
+    # No leading zeros: one number has one spelling, the one `data` writes.
+    return re.compile(rf"(?:{codes}):(0|[1-9][0-9]{{0,{MAX_NUMBER_DIGITS - 1}}})\Z")
 
 
 ANY_ACTION = pattern(*Action)

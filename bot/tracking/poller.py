@@ -87,10 +87,14 @@ class Poller:
         self._health_listeners.append(listener)
 
     def cancel(self) -> None:
-        """End the running cycle now (its open transaction rolls back) and run no more."""
+        """End the running cycle now (its open transaction rolls back) and run no more,
+        until `resume` (a replica that lost the lead and gained it again)."""
         self._closed = True
         if self._cycle is not None:
             self._cycle.cancel()
+
+    def resume(self) -> None:
+        self._closed = False
 
     async def run_cycle(self) -> None:
         if self._closed:

@@ -28,6 +28,11 @@ MAX_POLL_SECONDS = 5.0
 DEFAULT_GROUP_USER_ID = 424242
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
+# What Telegram answers the getUpdates a newer one terminated (from any client).
+GET_UPDATES_CONFLICT = (
+    "Conflict: terminated by other getUpdates request; "
+    "make sure that only one bot instance is running"
+)
 
 # Parameters whose value is a plain string even when it looks like JSON ("123", "true").
 _RAW_STRING_PARAMS = frozenset(
@@ -190,6 +195,18 @@ class _StoredFile:
             "mime_type": self.mime_type,
             "file_size": len(self.content),
         }
+
+
+@dataclass
+class _Poll:
+    """A getUpdates in progress; ``terminated`` once a newer one has taken over."""
+
+    request: web.Request
+    terminated: bool = False
+
+    def client_gone(self) -> bool:
+        transport = self.request.transport
+        return transport is None or transport.is_closing()
 
 
 @dataclass
@@ -366,6 +383,8 @@ class FakeTelegram(BackgroundServer):
         self._answer_seconds: float | None = None  # answer_one_at_a_time
         self._in_turn = asyncio.Lock()
         self._dropped = 0
+        self._poll: _Poll | None = None  # the getUpdates in progress, if any
+        self._conflicts = 0
 
     # -- URLs ------------------------------------------------------------------------------
 
@@ -385,6 +404,7 @@ class FakeTelegram(BackgroundServer):
         self._poll_event = asyncio.Event()
         self._closing = False
         self._in_turn = asyncio.Lock()
+        self._poll = None
         app = self._new_app()
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
@@ -412,17 +432,19 @@ class FakeTelegram(BackgroundServer):
         if self._answer_seconds is not None and method == "sendMessage":
             return await self._answer_in_turn(request, method, params, uploads)
         try:
-            result = await self._dispatch(method, params, uploads)
+            result = await self._dispatch(request, method, params, uploads)
         except TelegramApiError as error:
             return self._fail(method, params, error)
         return _json_response({"ok": True, "result": result})
 
-    async def _dispatch(self, method: str, params: JSON, uploads: dict[str, Upload]) -> Any:
+    async def _dispatch(
+        self, request: web.Request, method: str, params: JSON, uploads: dict[str, Upload]
+    ) -> Any:
         delay = self._take_fail_rule(method, params)
         if delay:
             await asyncio.sleep(delay)
         if method == "getUpdates":
-            return await self._long_poll(params)
+            return await self._long_poll(request, params)
         with self._cond:
             self._check_chat_state(method, params)
             self._check_rate_limits(method, params)
@@ -445,7 +467,7 @@ class FakeTelegram(BackgroundServer):
                     self._changed()
                 return _json_response({"ok": False, "error_code": 499, "description": "gone"})
             try:
-                result = await self._dispatch(method, params, uploads)
+                result = await self._dispatch(request, method, params, uploads)
             except TelegramApiError as error:
                 return self._fail(method, params, error)
             await asyncio.sleep(self._answer_seconds or 0.0)
@@ -567,22 +589,54 @@ class FakeTelegram(BackgroundServer):
             "has_main_web_app": False,
         }
 
-    async def _long_poll(self, params: JSON) -> list[JSON]:
-        loop = asyncio.get_running_loop()
-        timeout = min(float(params.get("timeout") or 0), MAX_POLL_SECONDS)
-        deadline = loop.time() + timeout
-        while True:
+    async def _long_poll(self, request: web.Request, params: JSON) -> list[JSON]:
+        """One getUpdates at a time, as Telegram serves them: a newer call (from any client)
+        terminates the one in progress, which is answered 409 (``conflict_count``)."""
+        poll = self._take_over(request)
+        try:
+            loop = asyncio.get_running_loop()
+            timeout = min(float(params.get("timeout") or 0), MAX_POLL_SECONDS)
+            deadline = loop.time() + timeout
+            while True:
+                if poll.terminated:
+                    return self._end_terminated(poll)
+                with self._cond:
+                    batch = self._take_updates(params)
+                    self._changed()  # confirmed updates are gone: wait_for_updates_taken
+                remaining = deadline - loop.time()
+                if batch or self._closing or remaining <= 0:
+                    return batch
+                event = self._poll_event
+                try:
+                    await asyncio.wait_for(event.wait(), remaining)
+                except TimeoutError:
+                    return []
+        finally:
             with self._cond:
-                batch = self._take_updates(params)
-                self._changed()  # confirmed updates are gone: wait_for_updates_taken
-            remaining = deadline - loop.time()
-            if batch or self._closing or remaining <= 0:
-                return batch
-            event = self._poll_event
-            try:
-                await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
-                return []
+                if self._poll is poll:
+                    self._poll = None
+
+    def _take_over(self, request: web.Request) -> _Poll:
+        """Runs on the loop: ``request`` becomes the getUpdates in progress; the one it
+        replaces is woken to be answered."""
+        poll = _Poll(request)
+        with self._cond:
+            previous, self._poll = self._poll, poll
+        if previous is not None:
+            previous.terminated = True
+            self._wake_pollers()
+        return poll
+
+    def _end_terminated(self, poll: _Poll) -> list[JSON]:
+        """The 409 of a terminated getUpdates. One whose client hung up (a killed or stopped
+        bot's, still waiting here when its successor polls) is no conflict: it ends quietly,
+        since nobody is there to hear the answer."""
+        if poll.client_gone():
+            return []
+        with self._cond:
+            self._conflicts += 1
+            self._changed()
+        raise TelegramApiError(409, GET_UPDATES_CONFLICT)
 
     def _take_updates(self, params: JSON) -> list[JSON]:
         """getUpdates semantics: ``offset`` confirms older updates, ``limit`` caps the batch."""
@@ -1117,6 +1171,12 @@ class FakeTelegram(BackgroundServer):
         with self._cond:
             return self._rate_limited
 
+    @property
+    def conflict_count(self) -> int:
+        """getUpdates calls answered 409 because a newer one took over while they waited."""
+        with self._cond:
+            return self._conflicts
+
     def messages(self, chat_id: int | None = None) -> list[JSON]:
         """Successful sendMessage / sendDocument / edit* / deleteMessage calls, in order."""
         with self._cond:
@@ -1222,4 +1282,5 @@ class FakeTelegram(BackgroundServer):
                 for f in self._failed[-20:]
             ]
             lines.append(f"pending updates: {len(self._updates)}")
+            lines.append(f"getUpdates conflicts (409): {self._conflicts}")
             return "\n".join(lines)
