@@ -23,14 +23,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="the full run: also the tests marked `full` (long ones, real servers, browsers)",
     )
+    parser.addoption(
+        "--engine",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the database the bot under test uses (postgresql: a fresh database per test)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _skip_sqlite_only(config, items)
     if config.getoption("--full"):
         return
     skip = pytest.mark.skip(reason="full run only: pytest --full")
     for item in items:
         if "full" in item.keywords:
+            item.add_marker(skip)
+
+
+def _skip_sqlite_only(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--engine") != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="reads or breaks the SQLite file itself")
+    for item in items:
+        if "sqlite_only" in item.keywords:
             item.add_marker(skip)
 
 
@@ -44,6 +60,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "in_process: bot_factory runs the bot inside the test process (no process needed)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only: reads or breaks the SQLite file itself (skipped on --engine postgresql)",
     )
 
 
@@ -98,9 +118,15 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
 
 
 @pytest.fixture
-def bot_env(tmp_path: Path, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore) -> dict[str, str]:
-    """The bot's whole configuration; tests may edit it before starting the bot."""
-    return {
+def bot_env(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    fake_tg: FakeTelegram,
+    fake_tm: FakeTrackingMore,
+) -> dict[str, str]:
+    """The bot's whole configuration; tests may edit it before starting the bot. With
+    `--engine postgresql` the bot keeps its data in a fresh PostgreSQL database."""
+    env = {
         "TELEGRAM_BOT_TOKEN": fake_tg.token,
         "TRACKINGMORE_API_KEY": fake_tm.api_key,
         "TELEGRAM_API_BASE_URL": fake_tg.base_url,
@@ -110,6 +136,9 @@ def bot_env(tmp_path: Path, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore) ->
         "DEFAULT_LANGUAGE": "it",
         "LOG_LEVEL": "DEBUG",
     }
+    if request.config.getoption("--engine") == "postgresql":
+        env["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    return env
 
 
 @pytest.fixture

@@ -168,6 +168,8 @@ def _assemble(
             updates=application.update_queue,
             ingest_pushed=PushedChanges(storage, carrier, recorder).ingest,
             scrape=scrape,
+            first_update_sighting=storage.coordination.first_sighting_of_update,
+            first_push_sighting=storage.coordination.first_sighting_of_push,
         )
     telegram_webhook = (
         TelegramWebhook(application.bot, settings, ALLOWED_UPDATES)

@@ -2,8 +2,9 @@
 chat and nothing else: no row is stored and no request reaches TrackingMore on their behalf.
 
 It also keeps one user from slowing the others: beyond USER_UPDATES_LIMIT updates in
-USER_WINDOW_SECONDS (in all chats together) a user's updates are dropped, with one polite
-"slow down" note an episode."""
+USER_WINDOW_SECONDS (in all chats together, counted in the database so that every replica
+holds the same limit) a user's updates are dropped, with one polite "slow down" note an
+episode."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import time
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
-from bot.core.flood import Admission, UserRateWindow
+from bot.core.flood import Admission, SlowDownNotes, window_slices
 from bot.handlers.context import Context
+from bot.storage.database import StorageWriteError
 from bot.texts.i18n import normalize_language, translator
 
 logger = logging.getLogger(__name__)
@@ -48,13 +50,22 @@ async def access_gate(update: object, context: Context) -> None:
 
 
 async def _flood_gate(update: Update, context: Context) -> None:
-    """Drop the update of a user over their allowance; the first one dropped gets a note."""
+    """Drop the update of a user over their allowance; the first one dropped gets a note.
+
+    The count is every replica's (one upsert in `storage.coordination`); when the database
+    cannot take it (a full disk) the update is answered: the gate fails open."""
     user = update.effective_user
     if user is None or (update.message is None and update.callback_query is None):
         return
-    window = context.bot_data.setdefault(_FLOOD_KEY, UserRateWindow())
-    assert isinstance(window, UserRateWindow)
-    admission = window.admit(user.id, time.monotonic())
+    current, oldest = window_slices(time.time())
+    try:
+        hits = await context.services.storage.coordination.count_hit(user.id, current, oldest)
+    except StorageWriteError:
+        logger.debug("cannot count the update of user %s; answered unchecked", user.id)
+        return
+    notes = context.bot_data.setdefault(_FLOOD_KEY, SlowDownNotes())
+    assert isinstance(notes, SlowDownNotes)
+    admission = notes.admit(user.id, hits)
     if admission == Admission.ANSWER:
         return
     if admission == Admission.WARN:

@@ -3,7 +3,8 @@
 - `POST /trackingmore/webhook`: TrackingMore pushes (when TRACKINGMORE_WEBHOOK_SECRET is
   set). Checked by `PushGuard`, answered at once, then fetched and recorded in the
   background exactly as a poll would (`bot.tracking.pushes`).
-- `POST /telegram/<path>`: Telegram updates in webhook mode (TELEGRAM_WEBHOOK_URL).
+- `POST /telegram/<path>`: Telegram updates in webhook mode (TELEGRAM_WEBHOOK_URL); one
+  any replica took before (Telegram retrying) is answered 200 and dropped.
 - `GET /healthz`: 200 or 503 with the heartbeat as JSON.
 - `GET /metrics`: Prometheus text.
 
@@ -39,6 +40,7 @@ from bot.ops.bare_http import BareAppRunner, plain
 from bot.ops.health import Heartbeat, Thresholds
 from bot.ops.metrics import Metrics, ScrapeInputs
 from bot.ops.telegram_updates import readable_update, update_id_of
+from bot.storage.database import StorageWriteError
 from bot.tracking.pushes import PushGuard, Verdict
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ RESTRICTED_PATHS = frozenset({"/healthz", "/metrics"})
 
 PushIngest = Callable[[list[Any]], Awaitable[list[Change]]]
 ScrapeSource = Callable[[], Awaitable[ScrapeInputs]]
+UpdateSighting = Callable[[int], Awaitable[bool]]  # True the first time an update_id is seen
+PushSighting = Callable[[str], Awaitable[bool]]  # True the first time a push's key is seen
 
 
 class WebServer:
@@ -68,7 +72,13 @@ class WebServer:
         updates: asyncio.Queue[object],
         ingest_pushed: PushIngest,
         scrape: ScrapeSource,
+        first_update_sighting: UpdateSighting | None = None,
+        first_push_sighting: PushSighting | None = None,
     ) -> None:
+        """`first_update_sighting` and `first_push_sighting` (storage.coordination's
+        `first_sighting_of_update` and `first_sighting_of_push`) are every replica's memory
+        of the Telegram updates and TrackingMore pushes taken; without them nothing skips a
+        repeated update and only this process remembers the pushes."""
         self._settings = settings
         self._heartbeat = heartbeat
         self._metrics = metrics
@@ -76,7 +86,10 @@ class WebServer:
         self._updates = updates
         self._ingest_pushed = ingest_pushed
         self._scrape = scrape
-        self._guard = PushGuard(self._settings.trackingmore_webhook_secret)
+        self._first_update_sighting = first_update_sighting
+        self._guard = PushGuard(
+            self._settings.trackingmore_webhook_secret, first_sighting=first_push_sighting
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
 
@@ -180,7 +193,7 @@ class WebServer:
 
     async def _trackingmore_push(self, request: web.Request) -> web.Response:
         body = await request.read()
-        verdict = self._guard.check(
+        verdict = await self._guard.admit(
             request.headers.get("timestamp"), request.headers.get("signature"), body
         )
         if verdict != Verdict.ACCEPTED:
@@ -222,7 +235,8 @@ class WebServer:
             data = await request.json()
         except ValueError:
             data = None
-        if update_id_of(data) is None:  # not an update at all
+        update_id = update_id_of(data)
+        if update_id is None:  # not an update at all
             self._metrics.count_webhook("telegram", "malformed")
             return web.Response(status=400)
         if readable_update(data) is not data:
@@ -230,10 +244,28 @@ class WebServer:
             # so that Telegram does not send it again and again ahead of the others.
             self._metrics.count_webhook("telegram", "malformed")
             return web.Response(status=200)
+        if not await self._first_sighting_of(update_id):
+            # Telegram sent it again (it timed out waiting for an answer, maybe from another
+            # replica): taken already, so answered 200 and dropped.
+            self._metrics.count_webhook("telegram", "repeated")
+            logger.debug("Telegram update %d came again; dropped", update_id)
+            return web.Response(status=200)
         update = Update.de_json(data, self._bot)
         self._metrics.count_webhook("telegram", "accepted")
         await self._updates.put(update)
         return web.Response(status=200)
+
+    async def _first_sighting_of(self, update_id: int) -> bool:
+        """Whether no replica took this update before. When the database cannot take the
+        sighting (a full disk) the update is taken all the same: the bot still answers
+        what needs no writing, and says it cannot save the rest."""
+        if self._first_update_sighting is None:
+            return True
+        try:
+            return await self._first_update_sighting(update_id)
+        except StorageWriteError:
+            logger.debug("cannot note Telegram update %d as taken; taken anyway", update_id)
+            return True
 
     # --- health and metrics -------------------------------------------------------------
 

@@ -34,7 +34,8 @@ class Reports(Repository):
         async with self._transaction() as db:
             await db.executemany(
                 "INSERT INTO api_usage (day, endpoint, result, count) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (day, endpoint, result) DO UPDATE SET count = count + excluded.count",
+                "ON CONFLICT (day, endpoint, result) "
+                "DO UPDATE SET count = api_usage.count + excluded.count",
                 [(day, endpoint, result, n) for (endpoint, result), n in counts.items() if n],
             )
 

@@ -2,8 +2,8 @@
 
 One source for both engines: the steps are written in SQLite's words, and `migration_sql`
 says them in PostgreSQL's (64-bit integers and floats everywhere, since Telegram's chat ids
-need them, and an identity column where SQLite has its rowid). Never edit a step that has shipped; add
-a new one at the end.
+need them, and an identity column where SQLite has its rowid). Never edit a step that has
+shipped; add a new one at the end.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 TrackingMore v4 signs each push with two headers: `timestamp` (Unix seconds) and
 `signature`, the hex HMAC-SHA256 of the timestamp keyed by the account's webhook secret.
 The signature does not cover the body, so a push is accepted only with a fresh timestamp
-(at most 5 minutes off) and only once: the guard remembers each accepted request — its
-timestamp, signature and body digest — for as long as its timestamp could still pass.
+(at most 5 minutes off) and only once: each accepted request — its timestamp, signature
+and body digest — is remembered in the database, where every replica sees it (pruned after
+a day by the housekeeping job; a timestamp passes for ten minutes at most).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hmac
 import logging
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 
 from bot.carrier import MAX_NUMBERS_PER_REQUEST, TrackingMoreClient
@@ -42,14 +43,28 @@ def signature_of(timestamp: str, secret: str) -> str:
 
 
 class PushGuard:
-    def __init__(self, secret: str, *, max_skew: float = MAX_CLOCK_SKEW_SECONDS) -> None:
-        self._secret = secret
-        self._max_skew = max_skew
-        self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()
+    """The checks of a push: `verify` the pure ones (signed, by us, fresh), then once only.
 
-    def check(
-        self, timestamp: str | None, signature: str | None, body: bytes, now: float | None = None
+    With `first_sighting` (`storage.coordination.first_sighting_of_push`: every replica's
+    memory) `admit` asks it whether the push was seen before, so a replay sent to another
+    replica is refused too; without it, and in `check`, this process remembers."""
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        first_sighting: Callable[[str], Awaitable[bool]] | None = None,
+        max_skew: float = MAX_CLOCK_SKEW_SECONDS,
+    ) -> None:
+        self._secret = secret
+        self._first_sighting = first_sighting
+        self._max_skew = max_skew
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def verify(
+        self, timestamp: str | None, signature: str | None, now: float | None = None
     ) -> Verdict:
+        """ACCEPTED when the push is signed with our secret and its timestamp is fresh."""
         now = time.time() if now is None else now
         if not timestamp or not signature:
             return Verdict.UNSIGNED
@@ -62,9 +77,33 @@ class PushGuard:
             return Verdict.FORGED
         if abs(now - sent_at) > self._max_skew:
             return Verdict.STALE
-        return self._remember((timestamp, signature.lower(), _digest(body)), now)
+        return Verdict.ACCEPTED
 
-    def _remember(self, key: tuple[str, str, str], now: float) -> Verdict:
+    def check(
+        self, timestamp: str | None, signature: str | None, body: bytes, now: float | None = None
+    ) -> Verdict:
+        """`verify`, then refused as REPLAYED if this process accepted it before."""
+        now = time.time() if now is None else now
+        verdict = self.verify(timestamp, signature, now)
+        if verdict != Verdict.ACCEPTED:
+            return verdict
+        assert timestamp is not None and signature is not None
+        return self._remember(replay_key(timestamp, signature, body), now)
+
+    async def admit(
+        self, timestamp: str | None, signature: str | None, body: bytes, now: float | None = None
+    ) -> Verdict:
+        """`verify`, then refused as REPLAYED if any replica accepted it before."""
+        if self._first_sighting is None:
+            return self.check(timestamp, signature, body, now)
+        verdict = self.verify(timestamp, signature, now)
+        if verdict != Verdict.ACCEPTED:
+            return verdict
+        assert timestamp is not None and signature is not None
+        first = await self._first_sighting(replay_key(timestamp, signature, body))
+        return Verdict.ACCEPTED if first else Verdict.REPLAYED
+
+    def _remember(self, key: str, now: float) -> Verdict:
         self._forget_expired(now)
         if key in self._seen:
             return Verdict.REPLAYED
@@ -86,8 +125,12 @@ class PushGuard:
         return len(self._seen)
 
 
-def _digest(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+def replay_key(timestamp: str, signature: str, body: bytes) -> str:
+    """What tells one accepted push from another: its timestamp, signature (in any case)
+    and body, as one digest of bounded length."""
+    body_digest = hashlib.sha256(body).hexdigest()
+    whole = f"{timestamp}\n{signature.lower()}\n{body_digest}".encode(errors="replace")
+    return hashlib.sha256(whole).hexdigest()
 
 
 class PushedChanges:
