@@ -89,3 +89,20 @@ def test_health_says_starting_until_telegram_answers_then_the_usual_checks(
     finally:
         bot.stop()
         _assert_no_secrets([bot])
+
+
+@pytest.mark.sqlite_only
+def test_a_second_process_on_the_same_sqlite_file_refuses_to_start(
+    bot_factory: Callable[..., Any], bot_env: dict[str, str], fake_tg: FakeTelegram
+) -> None:
+    """Two processes would both long-poll (Telegram answers the older 409) and both send:
+    the second stops at once, in one line naming the file and the way to run several."""
+    first = bot_factory()
+    result = run_cli([], bot_env, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "another postino is already running on DATABASE_PATH=" in last
+    assert "DATABASE_URL" in last
+    assert first.alive
+    assert fake_tg.conflict_count == 0

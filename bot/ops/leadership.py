@@ -70,6 +70,8 @@ class Leadership:
             self.leading, self.leader_since = True, utcnow()
             logger.info("replica %s leads (poll cycle, sender, digests, updates)", self.replica)
             await self._on_gain()
+        elif self.checked_at is None:
+            logger.info("replica %s stands by: another replica leads", self.replica)
         self.checked_at = utcnow()
         if self._on_checked is not None:
             self._on_checked()

@@ -129,6 +129,9 @@ class Poller:
             if not asked and not self.state.batches and self._needs_key_check():
                 await self._check_key(errors)
             await self._finish(errors)
+            logger.debug(
+                "poll cycle done: %d batches, %d errors", self.state.batches, len(errors.errors)
+            )
 
     def _needs_key_check(self) -> bool:
         return self.state.cycles == 0 or self.state.health != CarrierHealth.OK
