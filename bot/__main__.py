@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.config import (
     ConfigError,
@@ -23,7 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="postino", description="postino Telegram bot")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (the default)")
-    backup = sub.add_parser("backup", help="online backup of the database to PATH")
+    backup = sub.add_parser(
+        "backup",
+        help="online backup of the SQLite database to PATH (PostgreSQL: the pg_dump command)",
+    )
     backup.add_argument("path", type=Path)
     sub.add_parser("doctor", help="check token, API key, database and webhooks; show settings")
     sub.add_parser("health", help="exit 0 if the running bot is healthy (Docker HEALTHCHECK)")
@@ -42,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.secrets)
 
     if args.command == "backup":
+        if settings.on_postgres:
+            return pg_dump_advice(settings, args.path)
         from bot.storage.maintenance import backup_database
 
         return backup_database(settings.database_path, args.path)
@@ -64,6 +70,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StartupError, StorageOpenError) as exc:
         print(f"postino: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def pg_dump_advice(settings: Settings, path: Path) -> int:
+    """`backup PATH` on PostgreSQL: nothing is copied (the server's own tool does it right);
+    the pg_dump command to run instead. The URL in it has no password, so that the command
+    works as shown once the password is in PGPASSWORD or ~/.pgpass."""
+    from bot.ops.configuration import mask_database_url
+
+    url = settings.database_url
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}@" if parts.username else ""
+    without_password = urlunsplit(parts._replace(netloc=user + host))
+    command = ["pg_dump", "--format=custom", f"--file={path}", without_password]
+    print(f"the database is PostgreSQL ({mask_database_url(url)}): postino copies nothing.")
+    print("back it up with PostgreSQL's own pg_dump, from any machine that reaches the server:")
+    print(f"  {shlex.join(command)}")
+    print("with the password in PGPASSWORD or ~/.pgpass (never on the command line);")
+    print("restore it into an empty database with: pg_restore --no-owner --dbname=URL PATH")
     return 0
 
 

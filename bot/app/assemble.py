@@ -156,6 +156,7 @@ def _assemble(
             poll=poller.state,
             heartbeat=heartbeat.record,
             notifications_given_up=notifier.failed_count,
+            replicas=await leadership.replicas() if shared else None,
         )
 
     web = None
@@ -170,6 +171,7 @@ def _assemble(
             scrape=scrape,
             first_update_sighting=storage.coordination.first_sighting_of_update,
             first_push_sighting=storage.coordination.first_sighting_of_push,
+            replicas=leadership.replicas if shared else None,
         )
     telegram_webhook = (
         TelegramWebhook(application.bot, settings, ALLOWED_UPDATES)
@@ -181,6 +183,12 @@ def _assemble(
         if settings.backup_dir and not shared
         else None
     )
+    if settings.backup_dir and shared:
+        logger.warning(
+            "BACKUP_DIR=%s is ignored: automatic backups are for SQLite; back PostgreSQL up "
+            "with pg_dump (`python -m bot backup PATH` prints the command)",
+            settings.backup_dir,
+        )
     postino = Postino(
         settings,
         application,

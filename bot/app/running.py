@@ -142,6 +142,13 @@ class Postino:
     def _schedule_replica_jobs(self) -> None:
         jobs = self.application.job_queue
         assert jobs is not None
+        services = self.services
+
+        async def api_usage(_context: object) -> None:
+            # Every replica calls TrackingMore (registrations, refreshes): /stats adds them.
+            await save_api_usage(services)
+
+        jobs.run_repeating(api_usage, interval=60, first=60, name="api-usage")
         jobs.run_repeating(
             self.heartbeat.save_job, interval=HEARTBEAT_INTERVAL_SECONDS, first=0, name="heartbeat"
         )

@@ -1,8 +1,10 @@
 """`python -m bot doctor`: is everything in place for the bot to run?
 
 Checks the Telegram token (getMe), the TrackingMore key (one read of a tracking), the
-database (writable, schema version), the automatic backups (the last one and its age) and
-the webhook settings, then prints the effective
+database (writable, schema version; on PostgreSQL also the server's version and the replicas
+running, each with its role: read on one connection, never migrated), the automatic backups
+(the last one and its age; on PostgreSQL pg_dump's job) and the webhook settings, then
+prints the effective
 configuration with secrets masked. Exit code 0 only when no check failed; warnings (things
 that work but look unintended) do not fail. What the checks would log is left out (below
 ERROR): each outcome is a line of the report, which is the last thing printed.
@@ -39,11 +41,13 @@ from bot.carrier import (
     TrackingMoreClient,
 )
 from bot.config import Settings
-from bot.ops.configuration import configuration_lines
+from bot.ops.configuration import configuration_lines, mask_database_url
+from bot.ops.logs import redact
 from bot.ops.telegram_webhook import masked_webhook_url
 from bot.storage import SCHEMA_VERSION
 from bot.storage.backups import newest_backup
-from bot.storage.maintenance import DatabaseInspectionError, inspect_database
+from bot.storage.coordination import Replica
+from bot.storage.maintenance import DatabaseInspectionError, inspect_database, inspect_postgres
 
 # A well-formed number nobody registers: reading it proves the key without using quota.
 PROBE_COURIER = "poste-italiane"
@@ -80,10 +84,15 @@ def doctor_command(settings: Settings) -> int:
 
 async def run_checks(settings: Settings) -> list[Finding]:
     telegram, webhook_info = await check_telegram(settings)
+    database = (
+        await check_postgres(settings)
+        if settings.on_postgres
+        else [check_database(settings.database_path)]
+    )
     return [
         telegram,
         await check_trackingmore(settings),
-        check_database(settings.database_path),
+        *database,
         check_backups(settings),
         *check_listen(settings),
         *check_telegram_delivery(settings, webhook_info),
@@ -223,8 +232,57 @@ def check_database(path: Path) -> Finding:
     return Finding(Level.OK, "database", f"{path}: writable, schema v{version} ({state})")
 
 
+async def check_postgres(settings: Settings) -> list[Finding]:
+    """The server, the schema and the replicas running; a refused login or an unreachable
+    server is one failing line. Nothing is created or migrated."""
+    where = f"PostgreSQL at {mask_database_url(settings.database_url)}"
+    try:
+        found = await inspect_postgres(settings.database_url)
+    except DatabaseInspectionError as exc:
+        return [_fail("database", redact(f"{where}: {exc}", settings.secrets))]
+    where = f"PostgreSQL {found.server_version} at {mask_database_url(settings.database_url)}"
+    version = found.schema_version
+    if version > SCHEMA_VERSION:
+        return [
+            _fail(
+                "database",
+                f"{where}: schema v{version}, newer than this postino (v{SCHEMA_VERSION})",
+            )
+        ]
+    if found.read_only:
+        return [_fail("database", f"{where}: the server is read-only (a standby server?)")]
+    if version < SCHEMA_VERSION and not found.may_create:
+        return [
+            _fail(
+                "database",
+                f"{where}: schema v{version}, and the user may not create tables "
+                f"to migrate it to v{SCHEMA_VERSION}",
+            )
+        ]
+    if version == SCHEMA_VERSION:
+        state = "current"
+    else:
+        state = f"migrated to v{SCHEMA_VERSION} on start" if version else "created on first start"
+    database = Finding(Level.OK, "database", f"{where}: schema v{version} ({state})")
+    return [database, Finding(Level.OK, "replicas", _replicas_text(found.replicas))]
+
+
+def _replicas_text(replicas: list[Replica]) -> str:
+    if not replicas:
+        return "none running (none heard from in the last minute)"
+    listed = ", ".join(f"{replica.name} ({replica.role})" for replica in replicas)
+    return f"{len(replicas)} running: {listed}"
+
+
 def check_backups(settings: Settings, now: datetime | None = None) -> Finding:
     folder = settings.backup_dir
+    if settings.on_postgres:
+        dump = "back up with pg_dump (`python -m bot backup PATH` prints the command)"
+        if folder is None:
+            return Finding(Level.OK, "backups", f"not the bot's on PostgreSQL: {dump}")
+        return Finding(
+            Level.WARN, "backups", f"BACKUP_DIR is ignored on PostgreSQL (it is for SQLite): {dump}"
+        )
     if folder is None:
         return Finding(Level.OK, "backups", "automatic backups off (BACKUP_DIR not set)")
     hours = settings.backup_every_hours

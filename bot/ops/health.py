@@ -144,8 +144,13 @@ class Heartbeat:
         self.record.role = "leader" if leading else "standby"
         self.record.leader_since = time.time() if leading else None
 
-    def role_checked(self) -> None:
-        self.record.role_checked_at = time.time()
+    def role_checked(self, leading: bool) -> None:
+        """The check for the lead ran. A replica that did not get it stands by (the record
+        starts as "leader", which a standby would otherwise keep and be judged by)."""
+        record = self.record
+        record.role_checked_at = time.time()
+        if not leading and record.role != "standby":
+            record.role, record.leader_since = "standby", None
 
     def telegram_answered(self) -> None:
         record = self.record

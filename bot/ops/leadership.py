@@ -43,16 +43,17 @@ class Leadership:
         self.replica = replica
         self._on_gain: Hook = _nothing
         self._on_loss: Hook = _nothing
-        self._on_checked: Callable[[], None] | None = None
+        self._on_checked: Callable[[bool], None] | None = None
         self.leading = False
         self.leader_since: datetime | None = None
         self.checked_at: datetime | None = None
         self._started_at = utcnow()
 
     def bind(
-        self, *, on_gain: Hook, on_loss: Hook, on_checked: Callable[[], None] | None = None
+        self, *, on_gain: Hook, on_loss: Hook, on_checked: Callable[[bool], None] | None = None
     ) -> None:
-        """What to start when the lead is gained, and to stop when it is lost."""
+        """What to start when the lead is gained, and to stop when it is lost; `on_checked`
+        is told after every check whether this replica leads."""
         self._on_gain, self._on_loss, self._on_checked = on_gain, on_loss, on_checked
 
     @property
@@ -74,7 +75,7 @@ class Leadership:
             logger.info("replica %s stands by: another replica leads", self.replica)
         self.checked_at = utcnow()
         if self._on_checked is not None:
-            self._on_checked()
+            self._on_checked(self.leading)
         try:
             await self._storage.coordination.report_replica(
                 self.replica, self.role, os.getpid(), self._started_at

@@ -4,11 +4,17 @@ Events are counted as they happen (notification latency, webhook requests); ever
 is read at scrape time from the database, the carrier client's call counts, the poller's
 state and the heartbeat, so the numbers are never out of date and cost nothing between
 scrapes.
+
+With replicas (PostgreSQL) every replica answers its own `/metrics`. Counters and the poll,
+carrier and Telegram metrics are this process's (summed across replicas they are the whole
+bot's); the gauges read from the database (shipments, chats, outbox, `postino_replicas`) are
+database-wide, the same on every replica: take one replica's value (`max`), not the sum.
+`postino_replica_leader{replica}` tells which replica leads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -18,7 +24,11 @@ from prometheus_client.registry import Collector
 from bot.core.times import parse_iso_utc, utcnow
 from bot.ops.health import HeartbeatRecord
 from bot.storage import Gauges, Notification
+from bot.storage.coordination import Replica
 from bot.tracking.health import CarrierHealth, PollState
+
+_DATABASE_WIDE = " Database-wide: the same on every replica."
+ROLES = ("leader", "standby")
 
 # From a change being detected to Telegram accepting its message.
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600)
@@ -31,6 +41,8 @@ class ScrapeInputs:
     poll: PollState
     heartbeat: HeartbeatRecord
     notifications_given_up: int
+    # The replicas heard from lately (PostgreSQL); None on SQLite, where there is one.
+    replicas: Sequence[Replica] | None = None
 
 
 class Metrics:
@@ -89,29 +101,58 @@ class _ScrapeCollector(Collector):
         )
         given_up.add_metric([], inputs.notifications_given_up)
         yield given_up
+        yield from _replica_metrics(inputs.heartbeat, inputs.replicas)
+
+
+def _replica_metrics(
+    heartbeat: HeartbeatRecord, replicas: Sequence[Replica] | None
+) -> Iterator[Metric]:
+    leader = GaugeMetricFamily(
+        "postino_replica_leader",
+        "1 when this replica leads (polls, sends, takes long polling), 0 when it stands by.",
+        labels=["replica"],
+    )
+    leader.add_metric([heartbeat.replica], 1.0 if heartbeat.role == "leader" else 0.0)
+    yield leader
+    if replicas is None:
+        return
+    counts = GaugeMetricFamily(
+        "postino_replicas",
+        "Replicas heard from in the last minute, by role." + _DATABASE_WIDE,
+        labels=["role"],
+    )
+    for role in ROLES:
+        counts.add_metric([role], sum(replica.role == role for replica in replicas))
+    yield counts
 
 
 def _storage_metrics(gauges: Gauges) -> Iterator[Metric]:
     shipments = GaugeMetricFamily(
-        "postino_shipments", "Shipments in the database, by status.", labels=["status"]
+        "postino_shipments",
+        "Shipments in the database, by status." + _DATABASE_WIDE,
+        labels=["status"],
     )
     for status, count in sorted(gauges.shipments_by_status.items()):
         shipments.add_metric([status], count)
     yield shipments
     chats = GaugeMetricFamily(
-        "postino_chats", "Chats known to the bot (paused: blocked or removed it).", labels=["state"]
+        "postino_chats",
+        "Chats known to the bot (paused: blocked or removed it)." + _DATABASE_WIDE,
+        labels=["state"],
     )
     chats.add_metric(["active"], gauges.chats_active)
     chats.add_metric(["paused"], gauges.chats_paused)
     yield chats
     yield _gauge(
-        "postino_outbox_pending", "Notifications waiting to be sent.", gauges.outbox_pending
+        "postino_outbox_pending",
+        "Notifications waiting to be sent." + _DATABASE_WIDE,
+        gauges.outbox_pending,
     )
     oldest = parse_iso_utc(gauges.oldest_pending_created_at)
     age = max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0
     yield _gauge(
         "postino_outbox_oldest_pending_age_seconds",
-        "Age of the oldest notification waiting to be sent (0: none waiting).",
+        "Age of the oldest notification waiting to be sent (0: none waiting)." + _DATABASE_WIDE,
         age,
     )
 

@@ -5,7 +5,9 @@
   background exactly as a poll would (`bot.tracking.pushes`).
 - `POST /telegram/<path>`: Telegram updates in webhook mode (TELEGRAM_WEBHOOK_URL); one
   any replica took before (Telegram retrying) is answered 200 and dropped.
-- `GET /healthz`: 200 or 503 with the heartbeat as JSON.
+- `GET /healthz`: 200 or 503 with the heartbeat as JSON: this replica's name and role and,
+  with replicas (PostgreSQL), every replica heard from in the last minute with its role. A
+  standby is healthy while it keeps checking for the lead (it neither polls nor long-polls).
 - `GET /metrics`: Prometheus text.
 
 At the edge (`_edge`, before any handler): unknown paths get 404 and wrong methods 405;
@@ -40,6 +42,7 @@ from bot.ops.bare_http import BareAppRunner, plain
 from bot.ops.health import Heartbeat, Thresholds
 from bot.ops.metrics import Metrics, ScrapeInputs
 from bot.ops.telegram_updates import readable_update, update_id_of
+from bot.storage.coordination import Replica
 from bot.storage.database import StorageWriteError
 from bot.tracking.pushes import PushGuard, Verdict
 
@@ -59,6 +62,8 @@ PushIngest = Callable[[list[Any]], Awaitable[list[Change]]]
 ScrapeSource = Callable[[], Awaitable[ScrapeInputs]]
 UpdateSighting = Callable[[int], Awaitable[bool]]  # True the first time an update_id is seen
 PushSighting = Callable[[str], Awaitable[bool]]  # True the first time a push's key is seen
+ReplicaList = Callable[[], Awaitable[list[Replica]]]
+REPLICAS_TIMEOUT_SECONDS = 3.0
 
 
 class WebServer:
@@ -74,11 +79,13 @@ class WebServer:
         scrape: ScrapeSource,
         first_update_sighting: UpdateSighting | None = None,
         first_push_sighting: PushSighting | None = None,
+        replicas: ReplicaList | None = None,
     ) -> None:
         """`first_update_sighting` and `first_push_sighting` (storage.coordination's
         `first_sighting_of_update` and `first_sighting_of_push`) are every replica's memory
         of the Telegram updates and TrackingMore pushes taken; without them nothing skips a
-        repeated update and only this process remembers the pushes."""
+        repeated update and only this process remembers the pushes. `replicas`
+        (`Leadership.replicas`, PostgreSQL only) lists the replicas in `/healthz`."""
         self._settings = settings
         self._heartbeat = heartbeat
         self._metrics = metrics
@@ -87,6 +94,7 @@ class WebServer:
         self._ingest_pushed = ingest_pushed
         self._scrape = scrape
         self._first_update_sighting = first_update_sighting
+        self._replicas = replicas
         self._guard = PushGuard(
             self._settings.trackingmore_webhook_secret, first_sighting=first_push_sighting
         )
@@ -270,8 +278,25 @@ class WebServer:
     # --- health and metrics -------------------------------------------------------------
 
     async def _healthz(self, _request: web.Request) -> web.Response:
+        """The heartbeat's own verdict (`HeartbeatRecord.report`, as `python -m bot health`
+        gives it); the list of replicas is information only and never changes the status."""
         report = self._heartbeat.record.report(Thresholds.of(self._settings), time.time())
+        if self._replicas is not None:
+            report["replicas"] = await self._replica_list()
         return web.json_response(report, status=200 if report["status"] == "ok" else 503)
+
+    async def _replica_list(self) -> list[dict[str, Any]] | None:
+        """Every replica heard from lately, leader first; None when the database cannot say."""
+        assert self._replicas is not None
+        try:
+            async with asyncio.timeout(REPLICAS_TIMEOUT_SECONDS):
+                replicas = await self._replicas()
+        except Exception as exc:
+            logger.debug("/healthz cannot list the replicas: %s", exc)
+            return None
+        return [
+            {"name": r.name, "role": r.role, "pid": r.pid, "seen_at": r.seen_at} for r in replicas
+        ]
 
     async def _metrics_page(self, _request: web.Request) -> web.Response:
         body = self._metrics.render(await self._scrape())
