@@ -18,7 +18,7 @@ import pytest
 from conftest import _assert_no_secrets, _stop
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
-from harness import HANDLER_SETTLE_SECONDS, BotProcess
+from harness import HANDLER_SETTLE_SECONDS, BotProcess, run_cli
 
 from bot.core.shipments import Snapshot
 from bot.storage import Storage
@@ -260,3 +260,34 @@ async def _seed_many(url: str, count: int) -> None:
         await storage.changes.ingest([Snapshot(POSTE, c, "transit") for c in codes], notify=False)
     finally:
         await storage.close()
+
+
+def test_a_wrong_database_password_stops_start_up_in_one_line_without_it(
+    bot_env: dict[str, str], postgres_url: str
+) -> None:
+    wrong = postgres_url.replace(":postino-test-pw@", ":not-the-password-42@")
+    result = run_cli([], {**bot_env, "DATABASE_URL": wrong}, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "refused the user name or password" in last and "DATABASE_URL" in last
+    assert "not-the-password-42" not in result.stderr + result.stdout
+
+
+def test_an_unreachable_database_at_start_is_waited_for(
+    bot_env: dict[str, str], tmp_path: Path, fake_tg: FakeTelegram
+) -> None:
+    """PostgreSQL starting beside the bot (compose): retried with backoff, never a crash;
+    SIGTERM while waiting stops it cleanly."""
+    url = f"postgresql://postino:secret-pw-123@127.0.0.1:{free_port()}/postino"
+    bot = BotProcess({**bot_env, "DATABASE_URL": url}, tmp_path, "waiting")
+    bot.start()
+    try:
+        bot.wait_for_log("is not reachable", count=2, timeout=20)
+        assert bot.alive
+    finally:
+        returncode, _ = bot.stop()
+    assert returncode == 1  # as when stopped while Telegram is not reachable yet
+    assert "stopped before the database could be reached" in bot.log_text()
+    assert "secret-pw-123" not in bot.log_text()
+    assert "Traceback" not in bot.log_text()
