@@ -104,6 +104,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.sqlite_only  # SQLite's online backup, restored by copying the file back
 def test_online_backup_and_restore(
     bot_factory: BotFactory,
     fake_tg: FakeTelegram,

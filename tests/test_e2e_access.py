@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 import pytest
 from conftest import BotFactory
+from db_reads import rows
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
 from harness import settle_updates
@@ -49,8 +47,7 @@ def test_strangers_get_one_refusal_and_nothing_is_stored_or_spent(
         fake_tg, SHOP_GROUP, "/track EE123456785IT", chat_type="group", user_id=STRANGER
     )
     bot.stop()
-    with sqlite3.connect(Path(bot_env["DATABASE_PATH"])) as db:
-        chats = sorted(row[0] for row in db.execute("SELECT id FROM chats"))
+    chats = sorted(row[0] for row in rows(bot_env, "SELECT id FROM chats"))
     assert chats == [SHOP_GROUP, OWNER]
 
 

@@ -3,11 +3,9 @@ three times, and each following chat gets exactly one message about it, with eve
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 import pytest
 from conftest import BotFactory
+from db_reads import rows
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
 
@@ -27,9 +25,8 @@ def about(fake_tg: FakeTelegram, chat_id: int, code: str, after: int) -> list[st
     return [text for text in fake_tg.texts(chat_id)[after:] if code in text]
 
 
-def outbox(path: Path) -> list[tuple[int, str | None, int]]:
-    with sqlite3.connect(path) as db:
-        return list(db.execute("SELECT chat_id, sent_at, attempts FROM outbox ORDER BY id"))
+def outbox(bot_env: dict[str, str]) -> list[tuple[int, str | None, int]]:
+    return rows(bot_env, "SELECT chat_id, sent_at, attempts FROM outbox ORDER BY id")
 
 
 @pytest.mark.full  # 10-15 s: an outage long enough for three poll cycles and the backoff
@@ -76,9 +73,9 @@ def test_three_moves_during_an_outage_are_one_message_per_chat(
     # Every row was marked sent, none given up although Telegram failed more often than
     # OUTBOX_MAX_ATTEMPTS allows: its failures spend no attempt.
     bot.stop()
-    rows = outbox(Path(bot_env["DATABASE_PATH"]))
-    assert len(rows) == 2 * (len(MOVES) + 1)
-    assert all(sent_at is not None and attempts == 1 for _, sent_at, attempts in rows)
+    sent = outbox(bot_env)
+    assert len(sent) == 2 * (len(MOVES) + 1)
+    assert all(sent_at is not None and attempts == 1 for _, sent_at, attempts in sent)
     assert "giving up notification" not in bot.log_text()
 
 

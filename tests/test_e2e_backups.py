@@ -27,6 +27,8 @@ def backup_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("postino-*.sqlite3"))
 
 
+# Automatic backups copy the SQLite file (PostgreSQL is pg_dump's job): they are opened here.
+@pytest.mark.sqlite_only
 def test_backups_are_written_rotated_checked_and_hold_the_data(
     bot_factory: BotFactory,
     bot_env: dict[str, str],
@@ -59,6 +61,7 @@ def test_backups_are_written_rotated_checked_and_hold_the_data(
     assert doctor.stdout.rstrip().endswith("all is well"), doctor.stdout + doctor.stderr
 
 
+@pytest.mark.sqlite_only  # no automatic backups on PostgreSQL: nothing would fail
 def test_a_backup_folder_that_cannot_exist_alerts_the_admin_once_then_recovery(
     bot_factory: BotFactory, fake_tg: FakeTelegram, tmp_path: Path
 ) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import random
-import sqlite3
-from pathlib import Path
 
 import pytest
 from conftest import BotFactory
+from db_reads import rows
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
 from harness import settle_updates
@@ -87,8 +86,7 @@ def test_long_and_html_labels_are_cut_and_escaped(
     listing = ask(fake_tg, "/list")
     assert "<i>" not in listing
     bot.stop()
-    with sqlite3.connect(Path(bot_env["DATABASE_PATH"])) as db:
-        [(label,)] = db.execute("SELECT label FROM subscriptions").fetchall()
+    [(label,)] = rows(bot_env, "SELECT label FROM subscriptions")
     assert len(label) == 80 and label.endswith("…")
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import BotFactory
+from db_reads import value, write
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
 from parcels import s10
@@ -60,10 +59,6 @@ def buttons(message: dict[str, Any]) -> dict[str, str]:
 
 def move(fake_tm: FakeTrackingMore, status: str, detail: str, when: str, code: str = CODE) -> None:
     fake_tm.move(code, status, detail, "ROMA", time=when)
-
-
-def db(bot_env: dict[str, str]) -> sqlite3.Connection:
-    return sqlite3.connect(Path(bot_env["DATABASE_PATH"]))
 
 
 @pytest.mark.in_process
@@ -303,18 +298,16 @@ def test_delivered_is_archived_rechecked_and_a_return_notifies_again(
     assert fake_tm.count("get") == polls  # terminal: no longer polled for now
     bot.stop()
 
-    # Four days later (the clock moved by editing the database, which is real SQLite).
+    # Four days later (the clock moved by editing the database).
     past = (datetime.now(ROME) - timedelta(days=4)).astimezone().isoformat(timespec="milliseconds")
-    with db(bot_env) as conn:
-        conn.execute("UPDATE shipments SET delivered_at=?, next_recheck_at=?", (past, past))
+    write(bot_env, "UPDATE shipments SET delivered_at=?, next_recheck_at=?", (past, past))
     bot.start()
     bot.wait_ready(fake_tg)
     fake_tm.wait_for_requests("get", polls + 1)  # the re-check after delivery
     assert "not tracking any shipments" in send(fake_tg, ALICE, "/list")["text"]
     archived = send(fake_tg, ALICE, "/archived")
     assert "1 archived shipment" in archived["text"] and "Scarpe" in archived["text"]
-    with db(bot_env) as conn:
-        assert conn.execute("SELECT rechecks_left FROM shipments").fetchone()[0] == 2
+    assert value(bot_env, "SELECT rechecks_left FROM shipments") == 2
 
     # "Delivered" turns into a return: told again, and back in /list.
     move(fake_tm, "transit", "In restituzione al mittente", "2026-11-25 10:00:00")
@@ -340,8 +333,8 @@ def test_archived_can_be_restored(
     bot = bot_factory(ARCHIVE_AFTER_DAYS="0")
     send(fake_tg, ALICE, f"{CODE} Scarpe")
     bot.stop()
-    with db(bot_env) as conn:  # delivered before we followed it: archive it right away
-        conn.execute("UPDATE shipments SET delivered_at='2026-01-01T00:00:00.000+00:00'")
+    # Delivered before we followed it: archive it right away.
+    write(bot_env, "UPDATE shipments SET delivered_at='2026-01-01T00:00:00.000+00:00'")
     bot.start()
     bot.wait_ready(fake_tg)
     bot.wait_poll_cycles(1)  # a poll cycle archives it

@@ -1,7 +1,7 @@
 """End to end, the tracking desk: files of codes, many pasted lines, /export, /summary, /digest.
 
 The real bot against the fake Telegram and TrackingMore; to age shipments, the test stops the
-bot and edits its (real) SQLite file, then starts it again.
+bot and edits its (real) database, then starts it again.
 """
 
 from __future__ import annotations
@@ -9,13 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import db_reads
 import pytest
 from conftest import BotFactory
 from fakes.telegram import FakeTelegram
@@ -54,12 +52,6 @@ def upload(fake_tg: FakeTelegram, chat_id: int, name: str, content: bytes, **kwa
 
 def documents(fake_tg: FakeTelegram, chat_id: int) -> list[dict[str, Any]]:
     return [m for m in fake_tg.messages(chat_id) if m["method"] == "sendDocument"]
-
-
-@contextmanager
-def database(bot_env: dict[str, str]) -> Iterator[sqlite3.Connection]:
-    with closing(sqlite3.connect(bot_env["DATABASE_PATH"])) as db, db:
-        yield db
 
 
 def rome_time(moment: datetime) -> str:
@@ -118,14 +110,14 @@ def test_csv_file_in_a_private_chat_is_summarised_and_registered_in_batches_of_4
     assert sorted(len(numbers) for numbers in batches) == [15, 40, 40]
     assert sorted(n for numbers in batches for n in numbers) == sorted(codes)
     assert fake_tm.count("create") == 0
-    with database(bot_env) as db:
-        labels = dict(
-            db.execute(
-                "SELECT sh.code, s.label FROM subscriptions s "
-                "JOIN shipments sh ON sh.id = s.shipment_id WHERE s.chat_id = ?",
-                (CHAT,),
-            ).fetchall()
+    labels = dict(
+        db_reads.rows(
+            bot_env,
+            "SELECT sh.code, s.label FROM subscriptions s "
+            "JOIN shipments sh ON sh.id = s.shipment_id WHERE s.chat_id = ?",
+            (CHAT,),
         )
+    )
     assert len(labels) == 96
     assert labels[codes[0]] == "Ordine 0 caffè"
     assert labels[already] == "gia seguita"  # a name given again replaces the old one
@@ -314,12 +306,12 @@ def test_export_is_a_csv_of_everything_followed_and_imports_back(
     ):
         ask(fake_tg, CHAT, line, language_code="it", first_name="Ada")
     bot.stop()
-    with database(bot_env) as db:
-        db.execute(
-            "UPDATE subscriptions SET archived_at = '2026-11-22T09:00:00.000+00:00' "
-            "WHERE shipment_id = (SELECT id FROM shipments WHERE code = ?)",
-            (delivered,),
-        )
+    db_reads.write(
+        bot_env,
+        "UPDATE subscriptions SET archived_at = '2026-11-22T09:00:00.000+00:00' "
+        "WHERE shipment_id = (SELECT id FROM shipments WHERE code = ?)",
+        (delivered,),
+    )
     bot.start()
     bot.wait_ready(fake_tg)
 
@@ -399,12 +391,12 @@ def test_export_is_a_csv_of_everything_followed_and_imports_back(
         "ℹ️ Already tracked: 0",
         "❌ Refused: 0",
     ]
-    with database(bot_env) as db:
-        labels = db.execute(
-            "SELECT s.label FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
-            "WHERE s.chat_id = ? ORDER BY sh.code",
-            (OTHER_CHAT,),
-        ).fetchall()
+    labels = db_reads.rows(
+        bot_env,
+        "SELECT s.label FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
+        "WHERE s.chat_id = ? ORDER BY sh.code",
+        (OTHER_CHAT,),
+    )
     assert labels == [
         ('=HYPERLINK("http://x.example","clic")',),
         ("+39 333 1234567",),
@@ -442,17 +434,17 @@ def test_summary_counts_statuses_and_lists_what_needs_attention(
         ask(fake_tg, CHAT, line)
     bot.stop()
     now = datetime.now(UTC)
-    with database(bot_env) as db:
-        for code, column, value in (
-            (quiet, "added_at", iso_utc(now - timedelta(days=8, hours=1))),
-            (stale, "added_at", iso_utc(now - timedelta(days=40, hours=1))),
-            (archived, "archived_at", iso_utc(now)),
-        ):
-            db.execute(
-                f"UPDATE subscriptions SET {column} = ? "
-                "WHERE shipment_id = (SELECT id FROM shipments WHERE code = ?)",
-                (value, code),
-            )
+    for code, column, value in (
+        (quiet, "added_at", iso_utc(now - timedelta(days=8, hours=1))),
+        (stale, "added_at", iso_utc(now - timedelta(days=40, hours=1))),
+        (archived, "archived_at", iso_utc(now)),
+    ):
+        db_reads.write(
+            bot_env,
+            f"UPDATE subscriptions SET {column} = ? "
+            "WHERE shipment_id = (SELECT id FROM shipments WHERE code = ?)",
+            (value, code),
+        )
     bot.start()
     bot.wait_ready(fake_tg)
 
@@ -500,20 +492,18 @@ def test_digest_time_is_set_by_group_admins_only(
         "🗞 Fatto: il riepilogo arriva ogni giorno alle 08:30 (ora italiana), "
         f"a partire da {starts}."
     )
-    with database(bot_env) as db:
-        assert db.execute("SELECT digest_time FROM chats WHERE id = ?", (GROUP,)).fetchone() == (
-            "08:30",
-        )
+    assert db_reads.rows(bot_env, "SELECT digest_time FROM chats WHERE id = ?", (GROUP,)) == [
+        ("08:30",)
+    ]
     assert "Al momento arriva ogni giorno alle 08:30." in ask(fake_tg, GROUP, "/digest", **member)
     assert ask(fake_tg, GROUP, "/digest 25:61", **admin).startswith(
         "⏰ 25:61 non è un'ora del giorno."
     )
     assert ask(fake_tg, GROUP, "/digest off", **member).startswith("Solo gli amministratori")
     assert ask(fake_tg, GROUP, "/digest off", **admin) == "🗞 Riepilogo del giorno disattivato."
-    with database(bot_env) as db:
-        assert db.execute("SELECT digest_time FROM chats WHERE id = ?", (GROUP,)).fetchone() == (
-            None,
-        )
+    assert db_reads.rows(bot_env, "SELECT digest_time FROM chats WHERE id = ?", (GROUP,)) == [
+        (None,)
+    ]
 
 
 def digests(fake_tg: FakeTelegram, chat_id: int) -> list[str]:
@@ -588,16 +578,15 @@ def test_digest_comes_once_a_day_at_the_chosen_minute(
 
     # The next day (as far as the database knows) the periodic check sends it again, once.
     bot.stop()
-    with database(bot_env) as db:
-        db.execute("UPDATE chats SET digest_sent_day = '2000-01-01' WHERE id = ?", (CHAT,))
+    db_reads.write(bot_env, "UPDATE chats SET digest_sent_day = '2000-01-01' WHERE id = ?", (CHAT,))
     bot.start()
     bot.wait_ready(fake_tg)
     fake_tg.wait_until(lambda f: len(digests(f, CHAT)) == 2, timeout=20, what="the 2nd digest")
     bot.settle_after_poll_cycles(2)
     assert len(digests(fake_tg, CHAT)) == 2
-    with database(bot_env) as db:
-        row = db.execute("SELECT digest_sent_day FROM chats WHERE id = ?", (CHAT,)).fetchone()
-    assert row == (datetime.now(ROME).date().isoformat(),)
+    assert db_reads.rows(bot_env, "SELECT digest_sent_day FROM chats WHERE id = ?", (CHAT,)) == [
+        (datetime.now(ROME).date().isoformat(),)
+    ]
 
 
 def test_a_digest_to_a_chat_that_blocked_the_bot_pauses_the_chat(
@@ -606,8 +595,7 @@ def test_a_digest_to_a_chat_that_blocked_the_bot_pauses_the_chat(
     bot = bot_factory()
     ask(fake_tg, CHAT, s10(66_000_001))
     bot.stop()
-    with database(bot_env) as db:
-        db.execute("UPDATE chats SET digest_time = '00:00' WHERE id = ?", (CHAT,))
+    db_reads.write(bot_env, "UPDATE chats SET digest_time = '00:00' WHERE id = ?", (CHAT,))
     fake_tg.block_chat(CHAT)
     bot.start()
     bot.wait_ready(fake_tg)
@@ -618,14 +606,14 @@ def test_a_digest_to_a_chat_that_blocked_the_bot_pauses_the_chat(
     fake_tg.wait_until(refused_sends, what="the digest refused with 403")
 
     def paused() -> bool:
-        with database(bot_env) as db:
-            return db.execute("SELECT blocked_at FROM chats WHERE id = ?", (CHAT,)).fetchone()[0]
+        return bool(
+            db_reads.rows(bot_env, "SELECT blocked_at FROM chats WHERE id = ?", (CHAT,))[0][0]
+        )
 
     deadline = time.monotonic() + 10
     while not paused() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert paused()
-    with database(bot_env) as db:
-        row = db.execute("SELECT digest_sent_day FROM chats WHERE id = ?", (CHAT,)).fetchone()
-    assert row == (None,)  # not marked: Telegram did not take it
+    row = db_reads.rows(bot_env, "SELECT digest_sent_day FROM chats WHERE id = ?", (CHAT,))
+    assert row == [(None,)]  # not marked: Telegram did not take it
     assert len(refused_sends(fake_tg)) == 1  # paused: not tried again

@@ -81,6 +81,8 @@ def say(fake_tg: FakeTelegram, chat_id: int, text: str) -> str:
     return fake_tg.wait_for_messages(chat_id, before + 1)[before]["text"]
 
 
+# The bot's SQLite file on a tiny tmpfs, filled up: a PostgreSQL server's disk is its own.
+@pytest.mark.sqlite_only
 def test_disk_full_is_told_and_recovered_from(
     small_disk: Path,
     bot_factory: BotFactory,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BotFactory
+from db_reads import database_of
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
 
@@ -27,10 +28,10 @@ def backlog_codes() -> list[str]:
     return [f"CP{n:09d}IT" for n in range(BACKLOG)]
 
 
-async def _seed(path: Path, fake_tm: FakeTrackingMore) -> None:
+async def _seed(where: Path | str, fake_tm: FakeTrackingMore) -> None:
     """A shop group with 30 notifications due at once, another group with one quiet parcel;
     the database holds exactly what the fake carrier says, so polling finds nothing new."""
-    storage = await Storage.open(path)
+    storage = await Storage.open(where)
     await storage.chats.touch_chat(BUSY_GROUP, "supergroup", "Negozio", None)
     await storage.chats.touch_chat(QUIET_GROUP, "supergroup", "Magazzino", None)
     for code in backlog_codes():
@@ -58,7 +59,7 @@ def test_a_group_over_its_allowance_does_not_delay_another_group(
     fake_tm: FakeTrackingMore,
     bot_env: dict[str, str],
 ) -> None:
-    asyncio.run(_seed(Path(bot_env["DATABASE_PATH"]), fake_tm))
+    asyncio.run(_seed(database_of(bot_env), fake_tm))
     fake_tg.enforce_limits(per_group_per_min=20)
     bot_factory(DEFAULT_LANGUAGE="en")
 

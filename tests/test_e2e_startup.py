@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import _assert_no_secrets
+from db_reads import database_created
 from fakes.telegram import FakeTelegram
 from harness import BotProcess, run_cli
 
@@ -28,10 +29,6 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 20) -> An
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def database_files(database: Path) -> list[Path]:
-    return [p for p in database.parent.glob(database.name + "*") if not p.name.endswith("beat")]
-
-
 def test_refused_token_stops_before_the_database_is_created(
     bot_env: dict[str, str], fake_tg: FakeTelegram
 ) -> None:
@@ -42,8 +39,7 @@ def test_refused_token_stops_before_the_database_is_created(
     naming = [line for line in result.stderr.splitlines() if "TELEGRAM_BOT_TOKEN" in line]
     assert naming == ["postino: TELEGRAM_BOT_TOKEN was refused by Telegram (getMe: Unauthorized)"]
     assert result.stderr.strip().splitlines()[-1] == naming[0]
-    database = Path(env["DATABASE_PATH"])
-    assert database_files(database) == []
+    assert not database_created(env)
     assert [c["method"] for c in fake_tg.failed_calls()] == ["getMe"]
     for secret in ("WRONG-secret-token-abcdef", fake_tg.token.partition(":")[2]):
         assert secret not in result.stdout + result.stderr
@@ -64,14 +60,13 @@ def test_health_says_starting_until_telegram_answers_then_the_usual_checks(
 ) -> None:
     # Telegram answers getMe with errors twice: the bot retries after 1 and 2 s.
     fake_tg.fail_next("getMe", "server_error", times=2)
-    database = Path(bot_env["DATABASE_PATH"])
     bot = BotProcess(bot_env, tmp_path)
     bot.start()
     try:
         wait_for(lambda: fake_tg.failed_calls("getMe"), "the first getMe")
         record = read_heartbeat(heartbeat_path(load_settings(bot_env, env_file=tmp_path / "none")))
         assert record is not None and record.state == "starting" and record.pid == bot.pid
-        assert database_files(database) == []  # Telegram first, the database after
+        assert not database_created(bot_env)  # Telegram first, the database after
 
         # `python -m bot health` is this function; called here, it answers within the window.
         assert health_command(load_settings(bot_env)) == 1
@@ -85,7 +80,7 @@ def test_health_says_starting_until_telegram_answers_then_the_usual_checks(
             lambda: (r := run_cli(["health"], bot_env)).returncode == 0 and r, "health ok"
         )
         assert healthy.stdout.strip() == "ok"
-        assert database.is_file()
+        assert database_created(bot_env)
     finally:
         bot.stop()
         _assert_no_secrets([bot])

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 from conftest import BotFactory
+from db_reads import rows
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
 from harness import SEND_SETTLE_SECONDS
@@ -130,8 +129,7 @@ def test_group_migrated_to_supergroup_gets_the_message_there(
     [message] = fake_tg.wait_for_messages(-1009876, 1)
     assert "In transito" in message["text"]
     bot.stop()
-    with sqlite3.connect(Path(bot_env["DATABASE_PATH"])) as db:
-        chats = [row[0] for row in db.execute("SELECT chat_id FROM subscriptions")]
+    chats = [row[0] for row in rows(bot_env, "SELECT chat_id FROM subscriptions")]
     assert chats == [-1009876]
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from bot.core.flood import USER_UPDATES_LIMIT
 from bot.core.shipments import Checkpoint, Snapshot
 from bot.storage import SCHEMA_VERSION, Storage
 
@@ -50,6 +52,32 @@ async def test_one_shipment_row_shared_by_many_chats(storage: Storage) -> None:
     assert (new1, new2, new3) == (True, True, False)
     followed = await storage.follows.get_followed(1, CODE)
     assert followed is not None and followed.label == "gift"
+
+
+async def test_following_a_stored_shipment_again_takes_no_id(storage: Storage) -> None:
+    """Ids come one after the other on both engines: PostgreSQL's sequence would move on for
+    an INSERT that met the existing row (SQLite's rowid would not)."""
+    await add_chats(storage, 1, 2)
+    first, _ = await storage.follows.follow(1, POSTE, CODE, None, 1, "Ada")
+    for chat_id in (2, 1):
+        await storage.follows.follow(chat_id, POSTE, CODE, "again", chat_id, "Bo")
+    other, is_new = await storage.follows.follow(1, POSTE, "EE123456785IT", None, 1, "Ada")
+    assert is_new and other.id == first.id + 1
+
+
+async def test_nul_characters_are_dropped_on_both_engines(storage: Storage) -> None:
+    """PostgreSQL's text cannot hold NUL (the whole poll batch would be refused), SQLite's
+    can: neither keeps it, so both store and show the same texts."""
+    chat = await storage.chats.touch_chat(1, "group", "Neg\x00ozio", "it")
+    assert chat.title == "Negozio"
+    shipment, _ = await storage.follows.follow(1, POSTE, CODE, "sca\x00rpe", 1, "A\x00da")
+    when = datetime(2026, 11, 20, 9, 30)
+    await storage.changes.ingest([snapshot("transit", ("In tran\x00sito", "BO\x00LOGNA", when))])
+    [event] = await storage.follows.events(shipment.id)
+    assert (event.description, event.location) == ("In transito", "BOLOGNA")
+    followed = await storage.follows.get_followed(1, CODE)
+    assert followed is not None
+    assert (followed.label, followed.added_by_name) == ("scarpe", "Ada")
 
 
 async def test_ingest_writes_events_status_and_one_row_per_chat(storage: Storage) -> None:
@@ -220,3 +248,33 @@ async def test_one_poll_batch_is_one_transaction_with_its_unchanged_shipments(
             (delivered.id,),
         ).fetchone()
     assert left == 2 and next_at > "2026" and polled is not None
+
+
+# --- the flood count ---------------------------------------------------------------------
+
+
+async def test_a_count_that_reaches_the_database_late_sees_the_newer_second(
+    storage: Storage,
+) -> None:
+    """Two updates read the clock either side of a second; the later one counts first."""
+    later, earlier = 1_700_000_001, 1_700_000_000
+    assert await storage.coordination.count_hit(1001, later, later - 10) == 1
+    assert await storage.coordination.count_hit(1001, earlier, earlier - 10) == 2
+
+
+async def test_concurrent_counts_across_seconds_answer_no_more_than_the_limit(
+    storage: Storage,
+) -> None:
+    """The handlers of one flood count at once (on PostgreSQL on several connections): each
+    count includes every one before it, so exactly the limit is answered."""
+    flood, seconds = 50, 4
+
+    async def one(user_id: int, n: int) -> int:
+        await asyncio.sleep(n * 0.0005)  # in order, overlapping
+        current = 1_700_000_000 + n * seconds // flood
+        return await storage.coordination.count_hit(user_id, current, current - 10)
+
+    for user_id in range(1, 11):
+        totals = await asyncio.gather(*(one(user_id, n) for n in range(flood)))
+        assert sorted(totals) == list(range(1, flood + 1))
+        assert sum(total <= USER_UPDATES_LIMIT for total in totals) == USER_UPDATES_LIMIT

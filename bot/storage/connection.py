@@ -55,6 +55,17 @@ class Connection(Protocol):
         ...
 
 
+def storable(params: Sequence[Any]) -> Sequence[Any]:
+    """The parameters as both engines store them: without the NUL character in any string.
+
+    PostgreSQL's text cannot hold it (asyncpg refuses the whole statement), SQLite's can;
+    TrackingMore's texts may carry one (JSON's "\\u0000"). Dropped on both engines, so a
+    checkpoint is stored, shown and compared alike whichever is behind."""
+    if any(isinstance(p, str) and "\x00" in p for p in params):
+        return [p.replace("\x00", "") if isinstance(p, str) else p for p in params]
+    return params
+
+
 def numbered(sql: str) -> str:
     """`?` placeholders as PostgreSQL's `$1, $2, …` (outside quoted literals)."""
     out: list[str] = []

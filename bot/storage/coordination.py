@@ -46,16 +46,30 @@ class Coordination(Repository):
     async def count_hit(self, user_id: int, slice_start: int, window_start: int) -> int:
         """One more update of `user_id` in the slice starting at `slice_start` (Unix
         seconds); how many updates of theirs the slices from `window_start` on hold now,
-        across every replica, this one included. One statement: the slice's count is the
-        upserted row's, so two replicas counting at once get two different totals."""
+        across every replica, this one included.
+
+        Every update counted before this one is in the total, on both engines, so no more
+        than the limit are answered. Counts of one user run one at a time, as SQLite's one
+        writer has them: each first takes the user's anchor row (slice 0, outside every
+        window) until its transaction ends; on PostgreSQL (READ COMMITTED, many
+        connections) a count would otherwise miss a concurrent one not yet committed. And
+        newer slices than this one count too (up to a window ahead): a concurrent update
+        that read the clock a moment later may reach the database first."""
+        ahead = slice_start + (slice_start - window_start)
         async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO user_hits (user_id, window_start, hits) VALUES (?, 0, 0) "
+                "ON CONFLICT (user_id, window_start) DO UPDATE SET hits = 0",
+                (user_id,),
+            )
             cursor = await db.execute(
                 "INSERT INTO user_hits (user_id, window_start, hits) VALUES (?, ?, 1) "
                 "ON CONFLICT (user_id, window_start) DO UPDATE SET hits = user_hits.hits + 1 "
-                "RETURNING user_hits.hits + (SELECT COALESCE(SUM(earlier.hits), 0) "
-                "FROM user_hits AS earlier WHERE earlier.user_id = ? "
-                "AND earlier.window_start >= ? AND earlier.window_start < ?)",
-                (user_id, slice_start, user_id, window_start, slice_start),
+                "RETURNING user_hits.hits + (SELECT COALESCE(SUM(other.hits), 0) "
+                "FROM user_hits AS other WHERE other.user_id = ? "
+                "AND other.window_start >= ? AND other.window_start < ? "
+                "AND other.window_start <> ?)",
+                (user_id, slice_start, user_id, window_start, ahead, slice_start),
             )
             row = await cursor.fetchone()
         return int(row[0]) if row else 1

@@ -35,17 +35,21 @@ class Follows(Repository):
         given for an already followed shipment replaces the old one.
         """
         now = iso_utc()
+        select = f"SELECT {SHIPMENT_COLUMNS} FROM shipments sh WHERE courier=? AND code=?"
         async with self._transaction() as db:
-            await db.execute(
-                "INSERT INTO shipments (courier, code, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (courier, code, now),
-            )
-            async with db.execute(
-                f"SELECT {SHIPMENT_COLUMNS} FROM shipments sh WHERE courier=? AND code=?",
-                (courier, code),
-            ) as cursor:
+            async with db.execute(select, (courier, code)) as cursor:
                 row = await cursor.fetchone()
+            if row is None:
+                # Only when missing: on PostgreSQL an INSERT that meets the existing row
+                # still takes a number from the id sequence, so ids would have gaps that
+                # SQLite's do not (another replica may have just added it: DO NOTHING).
+                await db.execute(
+                    "INSERT INTO shipments (courier, code, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (courier, code, now),
+                )
+                async with db.execute(select, (courier, code)) as cursor:
+                    row = await cursor.fetchone()
             assert row is not None
             shipment = shipment_of(row)
             cursor = await db.execute(
@@ -78,7 +82,7 @@ class Follows(Repository):
             async with db.execute(
                 f"SELECT {SHIPMENT_COLUMNS} FROM shipments sh "
                 "JOIN subscriptions s ON s.shipment_id = sh.id "
-                f"WHERE s.chat_id=? AND {condition} ORDER BY s.added_at LIMIT 1",
+                f"WHERE s.chat_id=? AND {condition} ORDER BY s.added_at, sh.id LIMIT 1",
                 (chat_id, value),
             ) as cursor:
                 row = await cursor.fetchone()
@@ -105,14 +109,15 @@ class Follows(Repository):
         rows = await self._fetchall(
             f"SELECT {FOLLOWED_COLUMNS} "
             "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
-            f"WHERE s.chat_id=? {where} ORDER BY s.added_at, sh.code",
+            f"WHERE s.chat_id=? {where} ORDER BY s.added_at, sh.code, sh.id",
             (chat_id,),
         )
         return [followed_of(r) for r in rows]
 
     async def get_followed(self, chat_id: int, code: str) -> Followed | None:
-        # The same number with two couriers: the one added first.
-        return await self._one_followed("sh.code=? ORDER BY s.added_at", chat_id, code)
+        # The same number with two couriers: the one added first (added in the same
+        # millisecond: the older shipment, so that both engines pick the same one).
+        return await self._one_followed("sh.code=? ORDER BY s.added_at, sh.id", chat_id, code)
 
     async def get_followed_by_id(self, chat_id: int, shipment_id: int) -> Followed | None:
         return await self._one_followed("sh.id=?", chat_id, shipment_id)

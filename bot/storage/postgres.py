@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from bot.storage.connection import Row, numbered
+from bot.storage.connection import Row, numbered, storable
 from bot.storage.database import Database, StorageOpenError
 from bot.storage.schema import SCHEMA_VERSION, migration_sql
 
@@ -88,7 +88,7 @@ class _Cursor:
 
 class _Statement:
     def __init__(self, conn: PgConnection, sql: str, params: Sequence[Any]) -> None:
-        self._conn, self._sql, self._params = conn, sql, params
+        self._conn, self._sql, self._params = conn, sql, storable(params)
 
     async def _run(self) -> _Cursor:
         sql, returns_rows = _prepared(self._sql)
@@ -121,11 +121,11 @@ class _Connection:
         return _Statement(self._conn, sql, params)
 
     async def execute_fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(await self._conn.fetch(_prepared(sql)[0], *params))
+        return list(await self._conn.fetch(_prepared(sql)[0], *storable(params)))
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            await self._conn.executemany(_prepared(sql)[0], rows)
+            await self._conn.executemany(_prepared(sql)[0], [storable(row) for row in rows])
 
     def for_update(self, alias: str) -> str:
         return f" FOR UPDATE OF {alias}"
@@ -134,9 +134,11 @@ class _Connection:
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
         """Many rows into `table` with COPY (binary), for bulk loads (`copy-database`): each
-        value must already be of its column's type."""
+        value must already be of its column's type. A SQLite file written before NULs were
+        dropped may hold some: dropped here too (`storable`)."""
         if rows:
-            await self._conn.copy_records_to_table(table, records=rows, columns=list(columns))
+            records = [storable(row) for row in rows]
+            await self._conn.copy_records_to_table(table, records=records, columns=list(columns))
 
 
 def describe(url: str) -> str:
@@ -234,7 +236,7 @@ class PostgresDatabase(Database):
     async def write(self, sql: str, params: Sequence[Any] = (), *, urgent: bool = False) -> None:
         """One statement on its own connection from the pool (nothing to queue behind)."""
         try:
-            status = await self._pool.execute(_prepared(sql)[0], *params)
+            status = await self._pool.execute(_prepared(sql)[0], *storable(params))
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             if (error := write_failure(exc)) is None:
                 raise
@@ -242,10 +244,10 @@ class PostgresDatabase(Database):
         self._writes_ok(_count(status) > 0)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(await self._pool.fetch(_prepared(sql)[0], *params))
+        return list(await self._pool.fetch(_prepared(sql)[0], *storable(params)))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        return await self._pool.fetchrow(_prepared(sql)[0], *params)
+        return await self._pool.fetchrow(_prepared(sql)[0], *storable(params))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[asyncpg.Connection]:

@@ -25,7 +25,7 @@ class Reports(Repository):
             "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
             "LEFT JOIN events e ON e.id = (SELECT id FROM events WHERE shipment_id = sh.id "
             "    ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT 1) "
-            f"WHERE s.chat_id=? {where} ORDER BY s.added_at, sh.code",
+            f"WHERE s.chat_id=? {where} ORDER BY s.added_at, sh.code, sh.id",
             (chat_id,),
         )
         return [desk_row_of(r) for r in rows]

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.storage.connection import Row
+from bot.storage.connection import Row, storable
 from bot.storage.database import (
     Database,
     StorageOpenError,
@@ -42,7 +42,7 @@ class _Cursor:
 
 class _Statement:
     def __init__(self, db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> None:
-        self._db, self._sql, self._params = db, sql, params
+        self._db, self._sql, self._params = db, sql, storable(params)
         self._cursor: aiosqlite.Cursor | None = None
 
     async def _run(self) -> _Cursor:
@@ -74,10 +74,10 @@ class _Connection:
 
     async def execute_fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         # One hop to aiosqlite's thread, where `async for` makes one per row.
-        return list(await self._db.execute_fetchall(sql, params))
+        return list(await self._db.execute_fetchall(sql, storable(params)))
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._db.executemany(sql, rows)
+        await self._db.executemany(sql, [storable(row) for row in rows])
 
     def for_update(self, alias: str) -> str:
         return ""  # BEGIN IMMEDIATE already made this the only writer
@@ -174,7 +174,7 @@ class SqliteDatabase(Database):
         async with self._lock.held(urgent=urgent):
             changes_before = self._db.total_changes
             try:
-                await self._db.execute_fetchall(sql, params)
+                await self._db.execute_fetchall(sql, storable(params))
             except sqlite3.Error as exc:
                 if (error := write_failure(exc)) is None:
                     raise
@@ -184,8 +184,8 @@ class SqliteDatabase(Database):
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         # One hop to aiosqlite's thread; a cursor takes three (execute, fetchall, close).
         async with self._lock.held():
-            return list(await self._db.execute_fetchall(sql, params))
+            return list(await self._db.execute_fetchall(sql, storable(params)))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self._lock.held(), self._db.execute(sql, params) as cursor:
+        async with self._lock.held(), self._db.execute(sql, storable(params)) as cursor:
             return await cursor.fetchone()
