@@ -54,6 +54,7 @@ SERVICES = {
     "Leadership",
     "AdvisoryLeaderLock",
     "SharedPace",
+    "OutboxSignal",
 }
 # `doctor` is a command of its own, not the running bot: it checks the key with a client of its own.
 SERVICE_EXCEPTIONS = {("bot.ops.doctor", "TrackingMoreClient")}

@@ -240,3 +240,31 @@ async def test_housekeeping_forgets_old_hit_windows_and_keeps_fresh_sightings(
     # The old window is gone: counted again from nothing, while the fresh one stayed.
     assert await second.coordination.count_hit(ALICE, old[0], old[0]) == 1
     assert await second.coordination.count_hit(ALICE, *fresh) == 2
+
+
+@pytest.mark.full
+async def test_rows_queued_on_one_replica_wake_the_leaders_sender(postgres_url: str) -> None:
+    """LISTEN/NOTIFY: the standby that stored a change rings, the leader's sender wakes at
+    once instead of at its idle check."""
+    from bot.storage.leases import OutboxSignal
+    from bot.storage.postgres import PostgresDatabase
+
+    leader = await Storage.open(postgres_url)
+    standby = await Storage.open(postgres_url)
+    assert isinstance(leader.database, PostgresDatabase)
+    assert isinstance(standby.database, PostgresDatabase)
+    woken = asyncio.Event()
+    listening = OutboxSignal(leader.database)
+    try:
+        await listening.listen(woken.set)
+        await OutboxSignal(standby.database).ring()
+        await asyncio.wait_for(woken.wait(), 5)  # no sender here: only the ring wakes it
+        woken.clear()
+        await listening.close()
+        await OutboxSignal(standby.database).ring()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(woken.wait(), 0.5)  # a replica no longer leading
+    finally:
+        await listening.close()
+        await leader.close()
+        await standby.close()

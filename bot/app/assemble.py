@@ -36,7 +36,13 @@ from bot.outbound.notifier import Notifier
 from bot.outbound.sender import ChatSender
 from bot.storage import Storage, StorageOpenError
 from bot.storage.instance_lock import InstanceLock
-from bot.storage.leases import AdvisoryLeaderLock, LeaderLock, SharedPace, SoleProcess
+from bot.storage.leases import (
+    AdvisoryLeaderLock,
+    LeaderLock,
+    OutboxSignal,
+    SharedPace,
+    SoleProcess,
+)
 from bot.storage.maintenance import check_database_location
 from bot.storage.postgres import PostgresDatabase
 from bot.texts.couriers import use_courier_book
@@ -86,9 +92,10 @@ def _assemble(
     database = storage.database
     shared = isinstance(database, PostgresDatabase)  # replicas may share it
     lock: LeaderLock = SoleProcess()
-    pace = None
+    pace, outbox_signal = None, None
     if isinstance(database, PostgresDatabase):
         lock, pace = AdvisoryLeaderLock(database), SharedPace(database)
+        outbox_signal = OutboxSignal(database)
     carrier = TrackingMoreClient(
         settings.trackingmore_api_base_url,
         settings.trackingmore_api_key,
@@ -103,7 +110,13 @@ def _assemble(
         max_attempts=settings.outbox_max_attempts,
         on_sent=metrics.observe_sent,
     )
-    recorder = ChangeRecorder(storage, notifier.wake)
+
+    def queued() -> None:
+        notifier.wake()
+        if outbox_signal is not None:  # the leader's sender may be in another replica
+            outbox_signal.ring_soon()
+
+    recorder = ChangeRecorder(storage, queued)
     registrar = Registrar(storage, carrier, recorder)
     book = CourierBook()
     use_courier_book(book)
@@ -201,6 +214,7 @@ def _assemble(
         telegram_webhook,
         backups,
         leadership,
+        outbox_signal=outbox_signal,
     )
     leadership.bind(
         on_gain=postino.start_leading,

@@ -33,6 +33,7 @@ from bot.outbound.alerts import AdminAlerts
 from bot.outbound.digest import DIGEST_CHECK_SECONDS
 from bot.storage import SCHEMA_VERSION
 from bot.storage.instance_lock import InstanceLock
+from bot.storage.leases import OutboxSignal
 from bot.texts.links import set_bot_username
 from bot.tracking.registrar import Registrar
 
@@ -60,6 +61,7 @@ class Postino:
     backups: AutomaticBackups | None
     leadership: Leadership
     instance_lock: InstanceLock | None = None
+    outbox_signal: OutboxSignal | None = None
     _leader_jobs: list[Job[Any]] = field(default_factory=list)
     _long_polling: bool = False
 
@@ -117,6 +119,8 @@ class Postino:
         )
         self.services.poller.resume()
         self.services.notifier.start()
+        if self.outbox_signal is not None:
+            await self.outbox_signal.listen(self.services.notifier.wake)
         if self._long_polling:
             assert self.application.updater is not None
             await self.application.updater.start_polling(
@@ -138,6 +142,8 @@ class Postino:
                 logger.exception("stopping the Telegram updater failed")
         self.services.poller.cancel()
         await self.services.notifier.stop()
+        if self.outbox_signal is not None:
+            await self.outbox_signal.close()
 
     def _schedule_replica_jobs(self) -> None:
         jobs = self.application.job_queue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import asyncpg
@@ -136,3 +137,44 @@ class SharedPace:
             f"RETURNING r.next_at - CAST(? AS DOUBLE PRECISION) - {_NOW}",
             (name, interval, interval, interval),
         )
+
+
+OUTBOX_CHANNEL = "postino_outbox"
+
+
+class OutboxSignal:
+    """Rows queued on any replica wake the leader's sender at once (PostgreSQL's LISTEN and
+    NOTIFY), instead of at its idle check a few seconds later."""
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self._database = database
+        self._listener: asyncpg.Connection | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def ring_soon(self) -> None:
+        """From synchronous code: tell the leader, without waiting for it."""
+        task = asyncio.get_running_loop().create_task(self.ring())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def ring(self) -> None:
+        try:
+            await self._database.write("SELECT pg_notify(?, '')", (OUTBOX_CHANNEL,))
+        except Exception as exc:  # the leader's idle check sends them anyway
+            logger.debug("could not signal the outbox: %s", exc)
+
+    async def listen(self, on_ring: Callable[[], None]) -> None:
+        """On the leader: call `on_ring` whenever any replica rings."""
+        await self.close()
+        try:
+            conn = await asyncpg.connect(self._database.url, timeout=_CHECK_TIMEOUT)
+            await conn.add_listener(OUTBOX_CHANNEL, lambda *_: on_ring())
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            logger.warning("cannot listen for queued notifications: %s", exc)
+            return
+        self._listener = conn
+
+    async def close(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None:
+            conn.terminate()
