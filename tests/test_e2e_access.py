@@ -63,6 +63,7 @@ def test_admin_stats_and_non_admin_refusal(
     assert "Shipments followed: 1 (1 being polled)" in stats
     assert "Subscriptions: 1 in 2 chats (0 paused)" in stats  # the admin's chat too
     assert "TrackingMore today: " in stats and "TrackingMore: working" in stats
+    assert "Last 24 hours: 0 sent, 0 given up" in stats
     for secret in (fake_tg.token, fake_tg.token.partition(":")[2], fake_tm.api_key):
         assert secret not in stats
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.core.flood import USER_UPDATES_LIMIT
 from bot.core.shipments import Checkpoint, Snapshot
+from bot.core.times import iso_utc, utcnow
 from bot.storage import SCHEMA_VERSION, Storage
 
 CODE = "RR123456785IT"
@@ -103,6 +104,26 @@ async def test_ingest_writes_events_status_and_one_row_per_chat(storage: Storage
     assert shipment.status == "transit"
     assert shipment.latest_event_at == "2026-11-20T09:30:00"
     assert shipment.carrier_id == "tm-1"
+
+
+async def test_stats_count_what_every_replica_sent_from_the_database(storage: Storage) -> None:
+    """/stats reads the day's deliveries and the last poll from the database: the replica
+    that answers it may not be the one that polls and sends."""
+    await add_chats(storage, 1, 2, 3)
+    for chat in (1, 2, 3):
+        await storage.follows.follow(chat, POSTE, CODE, None, None, None)
+    await storage.changes.ingest([snapshot("pending")], notify=False)
+    assert await storage.reports.last_poll() is not None
+    await storage.changes.ingest([snapshot("transit")])
+    due = await storage.outbox.due_notifications()
+    await storage.outbox.mark_sent(due[0].id, due[1].id)
+    await storage.outbox.mark_failed(due[2].id, "Forbidden")
+    day_ago = iso_utc(utcnow() - timedelta(days=1))
+    assert await storage.reports.deliveries_since(day_ago) == (2, 1)
+    assert await storage.reports.deliveries_since(iso_utc(utcnow() + timedelta(hours=1))) == (
+        0,
+        0,
+    )
 
 
 async def test_sent_rows_are_not_due_again_after_reopen(tmp_path: Path) -> None:

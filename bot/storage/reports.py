@@ -63,6 +63,20 @@ class Reports(Repository):
         )
         return Totals(*row)
 
+    async def deliveries_since(self, since: str) -> tuple[int, int]:
+        """Notifications sent and given up since `since` (ISO UTC), by every replica."""
+        row = await self._fetchone(
+            "SELECT (SELECT COUNT(*) FROM outbox WHERE sent_at >= ?), "
+            "(SELECT COUNT(*) FROM outbox WHERE failed_at >= ? AND sent_at IS NULL)",
+            (since, since),
+        )
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    async def last_poll(self) -> str | None:
+        """When TrackingMore last answered for a shipment (any replica's poll)."""
+        row = await self._fetchone("SELECT MAX(last_polled_at) FROM shipments")
+        return str(row[0]) if row and row[0] else None
+
     async def gauges(self) -> Gauges:
         """Point-in-time counts for /metrics."""
         by_status = await self._fetchall(
