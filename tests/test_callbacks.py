@@ -15,8 +15,8 @@ from telegram.ext import Application, CallbackQueryHandler
 from bot.handlers import buttons
 from bot.handlers.context import Context
 from bot.handlers.routes import register_handlers
-from bot.storage import Followed, Shipment
-from bot.texts import callbacks, keyboards, lists
+from bot.storage import Followed, Searchable, Shipment
+from bot.texts import callbacks, finds, keyboards, lists
 from bot.texts.callbacks import Action, Pressed, pack, parse, pattern
 from bot.texts.i18n import LANGUAGES, Translator
 
@@ -35,6 +35,7 @@ KNOWN_DATA = {
     Action.RESTORE: "ar",
     Action.LIST_PAGE: "l",
     Action.ARCHIVED_PAGE: "la",
+    Action.FIND_PAGE: "f",
 }
 FORGED = (
     "",
@@ -134,6 +135,9 @@ def every_keyboard(t: Translator) -> Iterator[InlineKeyboardMarkup | None]:
     for archived in (False, True):
         for page in range(4):
             yield lists.followed_page(t, many, page, archived=archived).keyboard
+    found = [Searchable(item, "In transito", "ROMA") for item in many]
+    for page in range(4):
+        yield finds.found_page(t, "transito", found, page).keyboard
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -198,6 +202,7 @@ ROUTES: dict[Action, Callable[[Update, Context], Coroutine[Any, Any, None]]] = {
     Action.RESTORE: buttons.restore,
     Action.LIST_PAGE: buttons.show_list_page,
     Action.ARCHIVED_PAGE: buttons.show_archived_page,
+    Action.FIND_PAGE: buttons.show_find_page,
 }
 
 

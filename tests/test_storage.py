@@ -220,6 +220,34 @@ async def test_events_newest_first(storage: Storage) -> None:
     assert [e.description for e in events] == ["Partita", "Accettata"]
 
 
+async def test_searchable_rows_carry_the_newest_event_and_the_archived(storage: Storage) -> None:
+    """What /find reads, the same on both engines: archived ones too, with the newest event."""
+    await add_chats(storage, 1, 2)
+    shipment, _ = await storage.follows.follow(1, POSTE, CODE, "Perché", None, None)
+    await storage.follows.follow(1, POSTE, "EE123456785IT", None, None, None)
+    await storage.follows.follow(2, POSTE, "CC123456785IT", None, None, None)
+    await storage.changes.ingest(
+        [
+            snapshot(
+                "transit",
+                ("Accettata", "MILANO", datetime(2026, 11, 20, 18, 0)),
+                ("Partita", "BOLOGNA", datetime(2026, 11, 21, 8, 0)),
+            )
+        ],
+        notify=False,
+    )
+    await storage.follows.set_archived(1, shipment.id, archived=True)
+    rows = {row.followed.shipment.code: row for row in await storage.follows.searchable(1)}
+    assert set(rows) == {CODE, "EE123456785IT"}
+    found = rows[CODE]
+    assert (found.event_description, found.event_location) == ("Partita", "BOLOGNA")
+    assert found.followed.label == "Perché" and found.followed.archived_at is not None
+    assert (rows["EE123456785IT"].event_description, rows["EE123456785IT"].event_location) == (
+        None,
+        None,
+    )
+
+
 async def test_failed_transaction_leaves_nothing(storage: Storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     await add_chats(storage, 1)
     await storage.follows.follow(1, POSTE, CODE, None, None, None)

@@ -1,4 +1,4 @@
-"""Inline buttons under notifications, /status, /list and /archived, and naming by reply.
+"""Inline buttons under notifications, /status, /list, /archived and /find, and naming by reply.
 
 Each action has its own callback, routed by PTB (`CallbackQueryHandler(pattern=...)` in
 `bot.handlers.routes`) on the data `bot.texts.callbacks` packs and parses. The data refers only
@@ -22,10 +22,11 @@ from bot.carrier import CarrierError
 from bot.core.codes import clean_label
 from bot.core.shipments import Status
 from bot.core.times import parse_iso_utc, utcnow
+from bot.handlers import search
 from bot.handlers.common import chat_translator, may_manage_chat, reply
 from bot.handlers.context import Context
 from bot.storage import Followed
-from bot.texts import callbacks, keyboards, links, lists, shipments
+from bot.texts import callbacks, finds, keyboards, links, lists, shipments
 from bot.texts.i18n import Translator
 
 logger = logging.getLogger(__name__)
@@ -241,6 +242,23 @@ async def _show_page(update: Update, context: Context, *, archived: bool) -> Non
     assert chat is not None
     followed = await context.services.storage.follows.list_followed(chat.id, archived=archived)
     shown = lists.followed_page(t, followed, page, archived=archived)
+    await _query(update).answer()
+    await _edit_text(_query(update), shown.text, shown.keyboard)
+
+
+async def show_find_page(update: Update, context: Context) -> None:
+    """`f:<page>`: another page of /find; the query is the message the answer replies to."""
+    t = await chat_translator(update, context)
+    page = _pressed_number(update)
+    answer = _query(update).message if page is not None else None
+    asked = answer.reply_to_message if isinstance(answer, Message) else None
+    query = search.query_in(asked.text or "") if asked is not None else ""
+    chat = update.effective_chat
+    if page is None or chat is None or search.query_problem(query) is not None:
+        await _stale(update, t)  # the question was deleted: nothing to page through
+        return
+    found = await search.found_for(context, chat.id, query)
+    shown = finds.found_page(t, query, found, page)
     await _query(update).answer()
     await _edit_text(_query(update), shown.text, shown.keyboard)
 

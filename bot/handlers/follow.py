@@ -18,6 +18,7 @@ from bot.core.message_codes import ParsedCodes, parse_message, parse_track_args
 from bot.handlers.buttons import send_timeline
 from bot.handlers.common import chat_translator, command_argument, may_manage_chat, reply
 from bot.handlers.context import Context
+from bot.handlers.search import search_after_hint
 from bot.texts import answers, links, lists
 from bot.texts.i18n import Html, Translator
 from bot.tracking.tracker import FollowOutcome, FollowResult, Requester
@@ -67,7 +68,8 @@ async def track_command(update: Update, context: Context) -> None:
 
 
 async def plain_text(update: Update, context: Context) -> None:
-    """A message in a private chat: every line that starts with a code is followed."""
+    """A message in a private chat: every line that starts with a code is followed. One with
+    no code gets the hint, then (in a chat following more than a page) what its text finds."""
     t = await chat_translator(update, context)
     message = update.effective_message
     assert message is not None and message.text is not None
@@ -75,6 +77,7 @@ async def plain_text(update: Update, context: Context) -> None:
     parsed = parse_message(message.text, max_codes=settings.max_codes_per_message)
     if not parsed.entries and not parsed.rejected:
         await reply(update, t("track.no_code_found"))
+        await search_after_hint(update, context, t)
         return
     await follow_parsed(update, context, t, parsed)
 

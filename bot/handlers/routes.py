@@ -37,6 +37,7 @@ from bot.handlers.follow import (
 )
 from bot.handlers.membership import group_migrated, membership_changed
 from bot.handlers.preferences import lang_command, notify_command, quiet_command
+from bot.handlers.search import find_command
 from bot.texts.callbacks import Action, pattern
 from bot.texts.i18n import LANGUAGES, translator
 
@@ -45,6 +46,7 @@ COMMANDS = (
     "list",
     "status",
     "remove",
+    "find",
     "archived",
     "summary",
     "export",
@@ -80,6 +82,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         ("track",): track_command,
         ("list",): list_command,
         ("status",): status_command,
+        ("find",): find_command,
         ("remove",): remove_command,
         ("archived",): archived_command,
         ("lang",): lang_command,
@@ -103,6 +106,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         (Action.RESTORE,): buttons.restore,
         (Action.LIST_PAGE,): buttons.show_list_page,
         (Action.ARCHIVED_PAGE,): buttons.show_archived_page,
+        (Action.FIND_PAGE,): buttons.show_find_page,
     }
     for actions, on_button in button_routes.items():
         application.add_handler(CallbackQueryHandler(on_button, pattern=pattern(*actions)))

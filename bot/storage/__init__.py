@@ -31,6 +31,7 @@ from bot.storage.records import (
     Followed,
     Gauges,
     Notification,
+    Searchable,
     Shipment,
     Totals,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Followed",
     "Gauges",
     "Notification",
+    "Searchable",
     "Shipment",
     "Storage",
     "StorageOpenError",

@@ -9,8 +9,10 @@ from bot.storage.database import Repository
 from bot.storage.records import (
     FOLLOWED_COLUMNS,
     SHIPMENT_COLUMNS,
+    SHIPMENT_WIDTH,
     Event,
     Followed,
+    Searchable,
     Shipment,
     followed_of,
     shipment_of,
@@ -113,6 +115,20 @@ class Follows(Repository):
             (chat_id,),
         )
         return [followed_of(r) for r in rows]
+
+    async def searchable(self, chat_id: int) -> list[Searchable]:
+        """Everything the chat follows, archived too, with its newest event, in one query
+        (a chat follows at most a few hundred: /find matches them in Python)."""
+        rows = await self._fetchall(
+            f"SELECT {FOLLOWED_COLUMNS}, e.description, e.location "
+            "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
+            "LEFT JOIN events e ON e.id = (SELECT id FROM events WHERE shipment_id = sh.id "
+            "    ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT 1) "
+            "WHERE s.chat_id=? ORDER BY s.added_at, sh.code, sh.id",
+            (chat_id,),
+        )
+        width = SHIPMENT_WIDTH + 6
+        return [Searchable(followed_of(r[:width]), r[width], r[width + 1]) for r in rows]
 
     async def get_followed(self, chat_id: int, code: str) -> Followed | None:
         # The same number with two couriers: the one added first (added in the same

@@ -54,6 +54,15 @@ class Followed:
 
 
 @dataclass(frozen=True)
+class Searchable:
+    """A shipment a chat follows (archived ones too) with its newest event: what /find reads."""
+
+    followed: Followed
+    event_description: str | None
+    event_location: str | None
+
+
+@dataclass(frozen=True)
 class Event:
     occurred_at: str | None
     raw_time: str

@@ -32,9 +32,10 @@ class Action(StrEnum):
     # Pages of the lists: `<action>:<0-based page>`.
     LIST_PAGE = "l"
     ARCHIVED_PAGE = "la"
+    FIND_PAGE = "f"  # the query is the message the answer replies to
 
 
-SHIPMENT_ACTIONS = frozenset(Action) - {Action.LIST_PAGE, Action.ARCHIVED_PAGE}
+SHIPMENT_ACTIONS = frozenset(Action) - {Action.LIST_PAGE, Action.ARCHIVED_PAGE, Action.FIND_PAGE}
 
 
 class Pressed(NamedTuple):

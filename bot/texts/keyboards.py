@@ -1,5 +1,5 @@
 """The inline keyboards: under a notification or /status, the removal question, and the
-shipments and pages of /list and /archived. Their data is packed by `bot.texts.callbacks`."""
+shipments and pages of /list, /archived and /find. Their data is packed by `bot.texts.callbacks`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.texts.shipments import status_emoji
 
 MAX_BUTTON_TEXT = 60  # longer names are cut on the shipment buttons of the lists
 RESTORE_MARK = "♻️ "
+ARCHIVED_MARK = "🗄 "
 
 
 def _button(text: str, action: Action, number: int) -> InlineKeyboardButton:
@@ -64,18 +65,42 @@ def list_keyboard(
         for item in shown
     ]
     page_action = Action.ARCHIVED_PAGE if archived else Action.LIST_PAGE
+    return InlineKeyboardMarkup([*rows, *_page_row(page_action, page, pages)])
+
+
+def find_keyboard(shown: Sequence[Followed], page: int, pages: int) -> InlineKeyboardMarkup:
+    """What /find found: one details button a shipment (🗄 on the archived ones), then the
+    neighbouring pages."""
+    rows = [
+        [
+            _button(
+                _shipment_button_text(item, archived=False, found=True),
+                Action.DETAILS,
+                item.shipment.id,
+            )
+        ]
+        for item in shown
+    ]
+    return InlineKeyboardMarkup([*rows, *_page_row(Action.FIND_PAGE, page, pages)])
+
+
+def _page_row(action: Action, page: int, pages: int) -> list[list[InlineKeyboardButton]]:
+    """◀️ ▶️ to the neighbouring pages, if any."""
     nav = []
     if page > 0:
-        nav.append(_button(f"◀️ {page}/{pages}", page_action, page - 1))
+        nav.append(_button(f"◀️ {page}/{pages}", action, page - 1))
     if page < pages - 1:
-        nav.append(_button(f"{page + 2}/{pages} ▶️", page_action, page + 1))
-    if nav:
-        rows.append(nav)
-    return InlineKeyboardMarkup(rows)
+        nav.append(_button(f"{page + 2}/{pages} ▶️", action, page + 1))
+    return [nav] if nav else []
 
 
-def _shipment_button_text(item: Followed, *, archived: bool) -> str:
-    """♻️ or the status emoji, then the name or the code."""
+def _shipment_button_text(item: Followed, *, archived: bool, found: bool = False) -> str:
+    """♻️ or the status emoji (found by /find in the archive: 🗄), then the name or the code."""
     shown = shown_status(item.shipment.status, item.shipment.substatus)
-    mark = RESTORE_MARK if archived else status_emoji(shown) + " "
+    if archived:
+        mark = RESTORE_MARK
+    elif found and item.archived_at is not None:
+        mark = ARCHIVED_MARK
+    else:
+        mark = status_emoji(shown) + " "
     return f"{mark}{item.label or item.shipment.code}"[:MAX_BUTTON_TEXT]

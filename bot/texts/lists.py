@@ -44,7 +44,8 @@ def _shown(item: Followed) -> str:
     return shown_status(item.shipment.status, item.shipment.substatus)
 
 
-def _list_rank(item: Followed) -> tuple[int, str]:
+def list_rank(item: Followed) -> tuple[int, str]:
+    """Where /list puts it: by status, what needs attention first; then the oldest first."""
     status = _shown(item)
     rank = LIST_ORDER.index(status) if status in LIST_ORDER else LIST_ORDER.index("")
     return rank, item.added_at
@@ -56,7 +57,7 @@ def followed_page(
     """One page of /list (or /archived): grouped by status, what needs attention first."""
     if not followed:
         return Page(t("archived.empty" if archived else "list.empty"), None, 0)
-    ordered = sorted(followed, key=_list_rank)
+    ordered = sorted(followed, key=list_rank)
     pages = max(1, -(-len(ordered) // LIST_PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = ordered[page * LIST_PAGE_SIZE : (page + 1) * LIST_PAGE_SIZE]
