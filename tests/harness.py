@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fakes.telegram import FakeTelegram
@@ -49,6 +50,24 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a bot's web server)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 20) -> Any:
+    """`predicate()`'s first truthy value, polled every 50 ms; AssertionError on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def settle_updates(fake_tg: FakeTelegram) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from fakes.telegram import FakeTelegram
-from harness import run_cli
+from harness import free_port, run_cli
 from postgres import run_async
 
 from bot.storage import SCHEMA_VERSION, Storage
@@ -33,12 +33,6 @@ def secrets_of(env: dict[str, str]) -> list[str]:
         env.get("TELEGRAM_WEBHOOK_SECRET", ""),
     ]
     return [secret for secret in candidates if secret]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

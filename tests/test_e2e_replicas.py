@@ -6,19 +6,17 @@ limits hold for all of them together."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from conftest import _assert_no_secrets, _stop
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
-from harness import HANDLER_SETTLE_SECONDS, BotProcess, run_cli
+from harness import HANDLER_SETTLE_SECONDS, BotProcess, free_port, run_cli, wait_for
 
 from bot.core.shipments import Snapshot
 from bot.storage import Storage
@@ -30,22 +28,6 @@ POSTE = "poste-italiane"
 TAKEOVER_LIMIT = 15.0
 TG_SECRET = "tg-webhook-secret-0123456789"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class Replicas:

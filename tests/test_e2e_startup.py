@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,21 +11,12 @@ import pytest
 from conftest import _assert_no_secrets
 from db_reads import database_created
 from fakes.telegram import FakeTelegram
-from harness import BotProcess, run_cli
+from harness import BotProcess, run_cli, wait_for
 
 from bot.config import load_settings
 from bot.ops.health import health_command, heartbeat_path, read_heartbeat
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_refused_token_stops_before_the_database_is_created(

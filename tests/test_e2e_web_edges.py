@@ -17,6 +17,7 @@ import httpx
 import pytest
 from conftest import BotFactory, _assert_no_secrets
 from fakes.trackingmore import FakeTrackingMore
+from harness import free_port
 
 import bot.ops.webserver as webserver
 
@@ -29,12 +30,6 @@ MB = 1024 * 1024
 SHORT_TIMEOUT = 1.0
 LINGER = 0.5
 REVEALING = ("aiohttp", "python", "traceback", "server got itself in trouble")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -9,39 +9,21 @@ Passes once bot/app/assemble.py gives the WebServer
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from conftest import _assert_no_secrets, _stop
 from fakes.telegram import FakeTelegram
-from harness import HANDLER_SETTLE_SECONDS, BotProcess
+from harness import HANDLER_SETTLE_SECONDS, BotProcess, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
 CHAT = 1001
 TG_SECRET = "tg-webhook-secret-0123456789"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture

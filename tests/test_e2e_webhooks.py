@@ -7,9 +7,8 @@ change, Telegram in webhook mode, `/healthz`, `/metrics` and `python -m bot heal
 from __future__ import annotations
 
 import json
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,14 @@ import pytest
 from conftest import BotFactory, _assert_no_secrets, _stop
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
-from harness import HANDLER_SETTLE_SECONDS, SEND_SETTLE_SECONDS, BotProcess, run_cli
+from harness import (
+    HANDLER_SETTLE_SECONDS,
+    SEND_SETTLE_SECONDS,
+    BotProcess,
+    free_port,
+    run_cli,
+    wait_for,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
@@ -27,22 +33,6 @@ CODE = "RR123456785IT"
 CHAT = 1001
 TM_SECRET = "2e55b9a3-4dd1-4416-9897-c4bd1e3d738f"
 TG_SECRET = "tg-webhook-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class Web:

@@ -8,11 +8,13 @@ PostgreSQL side numbers them). The shape is aiosqlite's: `await db.execute(...)`
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Generator, Sequence
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 Row = Any  # sqlite3.Row or asyncpg.Record: both index by position and by name
+CursorT = TypeVar("CursorT")
 
 
 class Cursor(Protocol):
@@ -37,6 +39,30 @@ class Statement(Protocol):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None: ...
+
+
+class StatementBase(ABC, Generic[CursorT]):
+    """The awaitable and `async with` shapes of a statement, around the engine's `_run`."""
+
+    @abstractmethod
+    async def _run(self) -> CursorT: ...
+
+    async def _close(self) -> None:
+        """What `async with` releases at the end (nothing, unless the engine keeps a cursor)."""
+
+    def __await__(self) -> Generator[Any, None, CursorT]:
+        return self._run().__await__()
+
+    async def __aenter__(self) -> CursorT:
+        return await self._run()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._close()
 
 
 class Connection(Protocol):

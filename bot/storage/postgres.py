@@ -14,17 +14,16 @@ on one replica and a push on another store a change once.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Generator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from bot.storage.connection import Row, numbered, storable
+from bot.storage.connection import Row, StatementBase, numbered, storable
 from bot.storage.database import Database, StorageOpenError
 from bot.storage.schema import SCHEMA_VERSION, migration_sql
 
@@ -86,7 +85,7 @@ class _Cursor:
         return self._rows
 
 
-class _Statement:
+class _Statement(StatementBase[_Cursor]):
     def __init__(self, conn: PgConnection, sql: str, params: Sequence[Any]) -> None:
         self._conn, self._sql, self._params = conn, sql, storable(params)
 
@@ -97,20 +96,6 @@ class _Statement:
             return _Cursor(list(rows), len(rows))
         status = await self._conn.execute(sql, *self._params)
         return _Cursor([], _count(status))
-
-    def __await__(self) -> Generator[Any, None, _Cursor]:
-        return self._run().__await__()
-
-    async def __aenter__(self) -> _Cursor:
-        return await self._run()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        return None
 
 
 class _Connection:

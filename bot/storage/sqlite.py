@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Generator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import aiosqlite
 
-from bot.storage.connection import Row, storable
+from bot.storage.connection import Row, StatementBase, storable
 from bot.storage.database import (
     Database,
     StorageOpenError,
@@ -40,7 +39,7 @@ class _Cursor:
         return list(await self._cursor.fetchall())
 
 
-class _Statement:
+class _Statement(StatementBase[_Cursor]):
     def __init__(self, db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> None:
         self._db, self._sql, self._params = db, sql, storable(params)
         self._cursor: aiosqlite.Cursor | None = None
@@ -49,18 +48,7 @@ class _Statement:
         self._cursor = await self._db.execute(self._sql, self._params)
         return _Cursor(self._cursor)
 
-    def __await__(self) -> Generator[Any, None, _Cursor]:
-        return self._run().__await__()
-
-    async def __aenter__(self) -> _Cursor:
-        return await self._run()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def _close(self) -> None:
         if self._cursor is not None:
             await self._cursor.close()
 
