@@ -53,6 +53,10 @@ SEEDS: dict[int, str] = {
     4: """
     UPDATE shipments SET carrier_signature = '0123456789abcdef01234567' WHERE id = 1;
     """,
+    6: """
+    UPDATE shipments SET expected_delivery = '2026-12-03', signed_by = 'Ada', transit_days = 2
+        WHERE id = 1;
+    """,
 }
 
 
@@ -80,6 +84,8 @@ def test_migration_from_every_version_keeps_the_data(tmp_path: Path, version: in
             assert await storage.schema_version() == SCHEMA_VERSION
             [followed] = await storage.follows.list_followed(1001)
             assert (followed.label, followed.shipment.status) == ("Scarpe", "transit")
+            details = (followed.shipment.expected_delivery, followed.shipment.transit_days)
+            assert details == (("2026-12-03", 2) if version >= 6 else (None, None))
             [group_followed] = await storage.follows.list_followed(-2001)
             assert group_followed.label == "Ordine 7"
             [event] = await storage.follows.events(followed.shipment.id)

@@ -337,6 +337,9 @@ def test_export_is_a_csv_of_everything_followed_and_imports_back(
         "aggiunta il",
         "consegnata il",
         "archiviata il",
+        "consegna prevista",
+        "firmata da",
+        "giorni in viaggio",
     ]
     now_pattern = re.compile(rf"{today} \d\d:\d\d")
     added_at = [row.pop(9) for row in rows]
@@ -355,6 +358,9 @@ def test_export_is_a_csv_of_everything_followed_and_imports_back(
             "Ada",
             "",
             "",
+            "",
+            "",
+            "0",
         ],
         [
             delivered,
@@ -367,6 +373,9 @@ def test_export_is_a_csv_of_everything_followed_and_imports_back(
             "2026-11-21 12:40",
             "Ada",
             "2026-11-22 10:00",
+            "",
+            "",
+            "0",
         ],
         [
             waiting,
@@ -380,6 +389,9 @@ def test_export_is_a_csv_of_everything_followed_and_imports_back(
             "Ada",
             "",
             "",
+            "",
+            "",
+            "0",
         ],
     ]
 

@@ -25,6 +25,7 @@ from bot.tracking.tracker import FollowOutcome, FollowResult
 
 NOW = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 EN = Translator("en")
+IT = Translator("it")
 
 
 def row(code: str = "RR123456785IT", **changes: object) -> DeskRow:
@@ -162,11 +163,29 @@ def test_export_quotes_what_needs_quoting_and_reads_back() -> None:
     data = reports.export_csv(EN, rows)
     assert data.startswith(b"\xef\xbb\xbf")
     header, line = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert header[:4] == ["code", "name", "courier", "courier name"] and len(header) == 12
+    assert header[:4] == ["code", "name", "courier", "courier name"] and len(header) == 15
     assert line[1] == tricky
     assert line[3] == courier_name("poste-italiane") == "Poste Italiane"
     assert line[6] == "In transito"  # without a location, no dash
     assert line[7] == "2026-11-26 20:00"
+
+
+@pytest.mark.parametrize(
+    ("t", "names"),
+    [
+        (EN, ["expected delivery", "signed by", "days in transit"]),
+        (IT, ["consegna prevista", "firmata da", "giorni in viaggio"]),
+    ],
+)
+def test_export_has_the_expected_date_who_signed_and_the_days_in_transit(
+    t: Translator, names: list[str]
+) -> None:
+    rows = [row(expected_delivery="2026-12-03", signed_by="Ada", transit_days=5), row()]
+    delimiter = ";" if t.language == "it" else ","
+    data = reports.export_csv(t, rows).decode("utf-8-sig")
+    header, told, untold = list(csv.reader(io.StringIO(data), delimiter=delimiter))
+    assert header[-3:] == names
+    assert told[-3:] == ["2026-12-03", "Ada", "5"] and untold[-3:] == ["", "", ""]
 
 
 def test_export_times_are_rome_local() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from bot.carrier.errors import EXISTS_CODES, CarrierBadResponse, CarrierError, CarrierInvalidInput
@@ -14,6 +16,7 @@ from bot.core.shipments import Checkpoint, Snapshot, merge_checkpoints, note_sta
 from bot.core.times import parse_carrier_time
 
 logger = logging.getLogger(__name__)
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}(?![\d])")
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ def parse_tracking(obj: Any, signature: str | None = None) -> Snapshot | None:
         carrier_id=str(obj.get("id") or ""),
         checkpoints=merge_checkpoints(groups),
         signature=signature or tracking_signature(obj),
+        expected_delivery=_day(obj.get("scheduled_delivery_date")),
+        signed_by=_text(obj.get("signed_by")),
+        transit_days=_days(obj.get("transit_time")),
     )
 
 
@@ -113,6 +119,10 @@ def tracking_signature(obj: Mapping[str, Any]) -> str:
             parts += [len(items), newest.get("checkpoint_date"), newest.get("tracking_detail")]
         else:
             parts.append(0)
+    # Only when given, so that the digest of a tracking without them stays what it was.
+    for name in ("scheduled_delivery_date", "signed_by"):
+        if obj.get(name):
+            parts += [name, obj.get(name)]
     return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
 
@@ -140,6 +150,34 @@ def _checkpoints(items: Any) -> list[Checkpoint]:
             )
         )
     return checkpoints
+
+
+def _day(value: Any) -> str:
+    """An expected delivery date as an ISO date ("2026-12-03"); "" when there is none or it
+    cannot be read. A leading ISO date is the day as the carrier means it (no conversion of
+    an offset, which could move it to another day)."""
+    if not isinstance(value, str):
+        return ""
+    text = _text(value)
+    match = _ISO_DAY.match(text)
+    if match:
+        try:
+            return date.fromisoformat(match[0]).isoformat()
+        except ValueError:
+            return ""
+    moment = parse_carrier_time(text)
+    return moment.date().isoformat() if moment else ""
+
+
+def _days(value: Any) -> int | None:
+    """`transit_time`: whole days, None when missing or not a number."""
+    if isinstance(value, bool):
+        return None
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        return None
+    return days if days >= 0 else None
 
 
 def _dicts(items: Any) -> list[Mapping[str, Any]]:

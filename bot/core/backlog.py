@@ -1,5 +1,6 @@
 """A backlog told as one message: the unsent notices about one shipment for one chat become
-one notice — the newest status, and every event since the last message, newest first."""
+one notice — the newest status, the newest expected delivery date, and every event since the
+last message, newest first."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from bot.core.lifecycle import MAX_EVENTS_IN_NOTIFICATION, Notice, NoticeEvent
 def merge_notices(notices: Sequence[Notice]) -> Notice:
     """`notices` oldest first (as they were queued) → one notice: the newest status and
     substatus, the status before the oldest, the events of all of them newest first (an
-    event told twice is listed once), capped as a single notice is, the rest counted."""
+    event told twice is listed once), capped as a single notice is, the rest counted; the
+    expected delivery date and who signed as the newest says, and "just the date" only when
+    every notice was."""
     if not notices:
         raise ValueError("no notice to merge")
     if len(notices) == 1:
@@ -33,4 +36,7 @@ def merge_notices(notices: Sequence[Notice]) -> Notice:
         substatus=newest.substatus,
         events=tuple(shown),
         more_events=uncounted + len(events) - len(shown),
+        expected_delivery=newest.expected_delivery,
+        date_only=all(n.date_only for n in notices),
+        signed_by=newest.signed_by,
     )

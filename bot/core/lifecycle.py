@@ -31,7 +31,10 @@ MAX_EVENTS_IN_NOTIFICATION = 3
 
 
 def is_important(change: Change) -> bool:
-    return change.status_changed and change.new_shown in IMPORTANT_STATUSES
+    """A change to an important status, or a new expected delivery date (someone may wait
+    at home for it)."""
+    important_status = change.status_changed and change.new_shown in IMPORTANT_STATUSES
+    return important_status or change.expected_changed
 
 
 def is_told_to(change: Change, notify_mode: str) -> bool:
@@ -71,6 +74,9 @@ class Notice:
     substatus: str = ""
     events: tuple[NoticeEvent, ...] = ()  # newest first
     more_events: int = 0
+    expected_delivery: str = ""  # ISO date, the newest the carrier gave
+    date_only: bool = False  # nothing new but the expected delivery date
+    signed_by: str = ""
 
     @property
     def shown_status(self) -> str:
@@ -99,4 +105,7 @@ class Notice:
                 for c in shown
             ),
             more_events=max(0, len(change.new_checkpoints) - len(shown)),
+            expected_delivery=change.new_expected,
+            date_only=change.date_only,
+            signed_by=change.signed_by,
         )

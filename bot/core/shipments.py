@@ -106,6 +106,9 @@ class Snapshot:
     carrier_id: str = ""
     checkpoints: tuple[Checkpoint, ...] = field(default_factory=tuple)  # newest first
     signature: str = ""  # see carrier.tracking_signature
+    expected_delivery: str = ""  # ISO date (scheduled_delivery_date), "" when not given
+    signed_by: str = ""  # who signed for it, when the carrier says
+    transit_days: int | None = None  # TrackingMore's transit_time
 
     def keyed(self, courier: str, code: str) -> Snapshot:
         """The same snapshot under our own (courier, code) spelling."""
@@ -124,6 +127,9 @@ class Change:
     substatus: str
     new_checkpoints: tuple[Checkpoint, ...]  # newest first
     old_substatus: str = ""
+    old_expected: str = ""  # the expected delivery date stored before (ISO date)
+    new_expected: str = ""  # the one the carrier gives now
+    signed_by: str = ""
 
     @property
     def old_shown(self) -> str | None:
@@ -141,6 +147,20 @@ class Change:
         return self.old_shown != self.new_shown
 
     @property
+    def expected_changed(self) -> bool:
+        """The carrier gives a new expected delivery date (a date dropped is not news, nor is
+        one given for a parcel already delivered)."""
+        if self.new_status == Status.DELIVERED:
+            return False
+        return bool(self.new_expected) and self.new_expected != self.old_expected
+
+    @property
+    def date_only(self) -> bool:
+        """Nothing new but the expected delivery date: told as just the date."""
+        moved = self.new_checkpoints or self.status_changed or self.old_status != self.new_status
+        return self.old_status is not None and not moved and self.expected_changed
+
+    @property
     def worth_telling(self) -> bool:
         """Anything but a first sight of a shipment that has not started moving."""
         if self.old_status is None and not self.new_checkpoints:
@@ -154,14 +174,29 @@ def diff(
     known_fingerprints: set[str],
     snapshot: Snapshot,
     old_substatus: str | None = "",
+    old_expected: str | None = "",
 ) -> Change | None:
     """What is new, or None when the snapshot says nothing the store does not know: no new
-    checkpoint and the same shown status (a new substatus alone that changes nothing shown
-    is not a change)."""
+    checkpoint, the same shown status and no new expected delivery date (a new substatus
+    alone that changes nothing shown is not a change)."""
     new = tuple(c for c in snapshot.checkpoints if c.fingerprint not in known_fingerprints)
-    old = old_substatus or ""
-    change = Change(shipment_id, old_status, snapshot.status, snapshot.substatus, new, old)
-    if old_status == snapshot.status and not new and not change.status_changed:
+    change = Change(
+        shipment_id,
+        old_status,
+        snapshot.status,
+        snapshot.substatus,
+        new,
+        old_substatus or "",
+        old_expected or "",
+        snapshot.expected_delivery,
+        snapshot.signed_by,
+    )
+    if (
+        old_status == snapshot.status
+        and not new
+        and not change.status_changed
+        and not change.expected_changed
+    ):
         return None
     return change
 

@@ -53,16 +53,31 @@ class Changes(Repository):
         if not snapshots:
             return []
         changes: list[Change] = []
-        polled: list[tuple[str, str, str, int]] = []
+        polled: list[tuple[Any, ...]] = []
         rechecked: list[_Stored] = []
         stored = await self._load_for_diff(db, snapshots)
         for snapshot in snapshots:
             entry = stored.get((snapshot.courier, snapshot.code))
             if entry is None:
                 continue
-            polled.append((now, snapshot.carrier_id, snapshot.signature, entry.id))
+            polled.append(
+                (
+                    now,
+                    snapshot.carrier_id,
+                    snapshot.signature,
+                    snapshot.expected_delivery,
+                    snapshot.signed_by,
+                    snapshot.transit_days,
+                    entry.id,
+                )
+            )
             change = diff(
-                entry.id, entry.status, entry.fingerprints, snapshot, entry.substatus or ""
+                entry.id,
+                entry.status,
+                entry.fingerprints,
+                snapshot,
+                entry.substatus or "",
+                entry.expected_delivery or "",
             )
             if change is not None:
                 changes.append(change)
@@ -72,7 +87,8 @@ class Changes(Repository):
             db,
             "UPDATE shipments SET registered=1, last_polled_at=?, "
             "carrier_id=COALESCE(NULLIF(?, ''), carrier_id), "
-            "carrier_signature=NULLIF(?, '') WHERE id=?",
+            "carrier_signature=NULLIF(?, ''), expected_delivery=NULLIF(?, ''), "
+            "signed_by=NULLIF(?, ''), transit_days=? WHERE id=?",
             polled,
         )
         await self._count_rechecks(db, rechecked)
@@ -93,7 +109,7 @@ class Changes(Repository):
             list(shipment_ids),
         )
         await self._count_rechecks(
-            db, [_Stored(row[0], row[1], row[2], row[3], set(), None) for row in rows]
+            db, [_Stored(row[0], row[1], row[2], row[3], set(), None, None) for row in rows]
         )
         await write_all(
             db,
@@ -112,11 +128,14 @@ class Changes(Repository):
         rows = await db.execute_fetchall(
             f"WITH k(courier, code) AS (VALUES {values}) "
             "SELECT sh.id, sh.courier, sh.code, sh.status, sh.rechecks_left, sh.next_recheck_at, "
-            "sh.substatus FROM k JOIN shipments sh ON sh.courier = k.courier AND sh.code = k.code "
+            "sh.substatus, sh.expected_delivery "
+            "FROM k JOIN shipments sh ON sh.courier = k.courier AND sh.code = k.code "
             f"ORDER BY sh.id{db.for_update('sh')}",
             params,
         )
-        by_id = {row[0]: _Stored(row[0], row[3], row[4], row[5], set(), row[6]) for row in rows}
+        by_id = {
+            row[0]: _Stored(row[0], row[3], row[4], row[5], set(), row[6], row[7]) for row in rows
+        }
         keyed = {(row[1], row[2]): by_id[row[0]] for row in rows}
         if by_id:
             marks = ",".join("?" * len(by_id))
@@ -234,6 +253,7 @@ class _Stored:
     next_recheck_at: str | None
     fingerprints: set[str]
     substatus: str | None  # the shown status depends on it (pickup002: ready for pickup)
+    expected_delivery: str | None  # a new date is told
 
 
 def _status_row(change: Change, now: str) -> tuple[Any, ...]:

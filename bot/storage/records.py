@@ -38,6 +38,9 @@ class Shipment:
     delivered_at: str | None = None
     refreshed_at: str | None = None
     carrier_signature: str | None = None
+    expected_delivery: str | None = None  # ISO date
+    signed_by: str | None = None
+    transit_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,9 @@ class DeskRow:
     event_location: str | None
     event_occurred_at: str | None  # naive Europe/Rome
     event_raw_time: str | None
+    expected_delivery: str | None = None  # ISO date
+    signed_by: str | None = None
+    transit_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,9 +164,9 @@ CHAT_COLUMNS = (
 SHIPMENT_COLUMNS = (
     "sh.id, sh.courier, sh.code, sh.carrier_id, sh.registered, sh.status, sh.substatus, "
     "sh.latest_event_at, sh.last_change_at, sh.delivered_at, sh.refreshed_at, "
-    "sh.carrier_signature"
+    "sh.carrier_signature, sh.expected_delivery, sh.signed_by, sh.transit_days"
 )
-SHIPMENT_WIDTH = 12
+SHIPMENT_WIDTH = 15
 FOLLOWED_COLUMNS = (
     f"{SHIPMENT_COLUMNS}, s.label, s.added_by, s.added_by_name, s.added_at, s.muted, s.archived_at"
 )
@@ -181,6 +187,9 @@ def shipment_of(row: Sequence[Any]) -> Shipment:
         delivered_at=row[9],
         refreshed_at=row[10],
         carrier_signature=row[11],
+        expected_delivery=row[12],
+        signed_by=row[13],
+        transit_days=row[14],
     )
 
 
@@ -199,8 +208,17 @@ def desk_row_of(row: Sequence[Any]) -> DeskRow:
 
 
 def encode_notice(notice: Notice) -> str:
-    """The outbox's `payload` column: JSON with the same keys since the first release."""
-    return json.dumps(asdict(notice), ensure_ascii=False)
+    """The outbox's `payload` column: JSON with the keys of the first release, and since v6
+    `expected_delivery`, `date_only` and `signed_by` only when they say something (rows
+    queued before decode without them, and older replicas ignore them)."""
+    data = asdict(notice)
+    for key in _SINCE_V6:
+        if not data[key]:
+            del data[key]
+    return json.dumps(data, ensure_ascii=False)
+
+
+_SINCE_V6 = ("expected_delivery", "date_only", "signed_by")
 
 
 def decode_notice(payload: str) -> Notice:
@@ -221,4 +239,7 @@ def decode_notice(payload: str) -> Notice:
         substatus=str(data.get("substatus") or ""),
         events=events,
         more_events=int(data.get("more_events") or 0),
+        expected_delivery=str(data.get("expected_delivery") or ""),
+        date_only=bool(data.get("date_only")),
+        signed_by=str(data.get("signed_by") or ""),
     )

@@ -135,6 +135,13 @@ MIGRATIONS: tuple[str, ...] = (
         next_at REAL NOT NULL
     );
     """,
+    # v6: what TrackingMore says beside the status: the expected delivery date (ISO date),
+    # who signed for it, the days in transit. Nullable columns: replicas of v5 ignore them.
+    """
+    ALTER TABLE shipments ADD COLUMN expected_delivery TEXT;
+    ALTER TABLE shipments ADD COLUMN signed_by TEXT;
+    ALTER TABLE shipments ADD COLUMN transit_days INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -11,7 +11,7 @@ from bot.texts.couriers import courier_name
 from bot.texts.i18n import Html, Translator
 from bot.texts.links import code_html, plain_code
 from bot.texts.message import fit, join_lines
-from bot.texts.shipments import status_with_emoji, title
+from bot.texts.shipments import delivery_lines, status_with_emoji, title
 from bot.tracking.registrar import PendingReason
 from bot.tracking.tracker import FollowOutcome, FollowResult
 
@@ -74,6 +74,9 @@ def _follow_line(t: Translator, result: FollowResult, max_shipments: int) -> str
     )
     key = "track.added" if result.outcome == FollowOutcome.ADDED else "track.already"
     line = t(key, title=name, status=status)
+    if shipment:
+        more = delivery_lines(t, shipment.status, shipment.expected_delivery, shipment.signed_by)
+        line = Html("\n".join([line, *more]))
     if entry.label_truncated:
         line = Html(f"{line}\n{t('track.label_truncated')}")
     return line

@@ -118,6 +118,16 @@ class Translator:
         """A day with the month in words: "12 dicembre 2026", "12 December 2026"."""
         return format_date(day, "d MMMM yyyy", locale=_BABEL_LOCALES[self.language])
 
+    def weekday(self, day: Date | str) -> str:
+        """A day close ahead, with its weekday: "giovedì 3 dicembre", "Thursday 3 December";
+        an ISO date as text is read first (shown as given when it cannot be)."""
+        if isinstance(day, str):
+            try:
+                day = Date.fromisoformat(day)
+            except ValueError:
+                return str(day)
+        return format_date(day, "EEEE d MMMM", locale=_BABEL_LOCALES[self.language])
+
     def time(self, moment: DateTime) -> str:
         """Hours and minutes in Italy."""
         aware = moment.replace(tzinfo=ROME) if moment.tzinfo is None else moment

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup
 
-from bot.core.shipments import READY_FOR_PICKUP, shown_status
+from bot.core.shipments import READY_FOR_PICKUP, Status, shown_status
 from bot.storage import Followed, Shipment
 from bot.texts.i18n import Html, Translator
 from bot.texts.keyboards import list_keyboard
@@ -77,6 +77,9 @@ def followed_page(
             ]
         lines.append(f"• {title(t, item.shipment.code, item.label, item.shipment.courier)}")
         lines.append(f"    {_last_movement(t, item.shipment)}")
+        if item.shipment.expected_delivery and status != Status.DELIVERED:
+            day = t.weekday(item.shipment.expected_delivery)
+            lines.append(f"    {t('list.expected', date=day)}")
     keyboard = list_keyboard(shown, page, pages, archived=archived)
     return Page(fit(join_lines(lines), t), keyboard, page)
 

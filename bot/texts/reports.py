@@ -49,6 +49,9 @@ EXPORT_COLUMNS = (
     "added_at",
     "delivered_at",
     "archived",
+    "expected_delivery",  # ISO date
+    "signed_by",
+    "transit_days",
 )
 
 
@@ -306,6 +309,9 @@ def _export_cells(t: Translator, row: DeskRow) -> list[str]:
         spreadsheet_time(row.added_at),
         spreadsheet_time(row.delivered_at),
         spreadsheet_time(row.archived_at),
+        row.expected_delivery or "",
+        row.signed_by or "",
+        "" if row.transit_days is None else str(row.transit_days),
     ]
 
 

@@ -1,5 +1,5 @@
 """How one shipment is written: its status emoji, its title, local times, the notification of
-a change and the /status timeline."""
+a change (or of a new expected delivery date) and the /status timeline."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import date, datetime
 from bot.core.codes import DEFAULT_COURIER
 from bot.core.deadlines import first_deadline
 from bot.core.lifecycle import NoticeEvent
-from bot.core.shipments import READY_FOR_PICKUP, shown_status
+from bot.core.shipments import READY_FOR_PICKUP, Status, shown_status
 from bot.storage import Event, Followed, Notification
 from bot.texts.couriers import courier_name
 from bot.texts.i18n import Html, Translator, escape
@@ -70,11 +70,13 @@ def notification(t: Translator, item: Notification) -> Html:
     and until when."""
     notice = item.notice
     shown = notice.shown_status
+    heading = title(t, item.code, item.label, item.courier)
+    if notice.date_only:
+        day = t.weekday(notice.expected_delivery)
+        return fit(join_lines([f"📅 {heading}", t("notify.expected_changed", date=day)]), t)
     name = t.status(shown or None)
     events = notice.events
-    lines: list[str | None] = [
-        f"{status_emoji(shown)} {title(t, item.code, item.label, item.courier)}"
-    ]
+    lines: list[str | None] = [f"{status_emoji(shown)} {heading}"]
     merged = _merged_head(name, events[0].description) if len(events) == 1 else None
     lines.append(merged or t("notify.status", status=name))
     detail = t.substatus(notice.substatus)
@@ -94,9 +96,20 @@ def notification(t: Translator, item: Notification) -> Html:
         lines.append(t.plural("notify.more_events", notice.more_events))
     if ready and len(events) != 1:
         lines.extend(pickup_lines(t, events))
+    lines.extend(delivery_lines(t, notice.status, notice.expected_delivery, notice.signed_by))
     if item.chat_type != "private" and notice.needs_person and item.added_by:
         lines.append(t("notify.mention", who=mention(item.added_by, item.added_by_name)))
     return fit(join_lines(lines), t)
+
+
+def delivery_lines(
+    t: Translator, status: str | None, expected: str | None, signed_by: str | None
+) -> list[Html]:
+    """Before delivery, the expected date when the carrier gives one; once delivered, who
+    signed for it when the carrier says."""
+    if status == Status.DELIVERED:
+        return [t("notify.signed_by", name=signed_by)] if signed_by else []
+    return [t("notify.expected", date=t.weekday(expected))] if expected else []
 
 
 def _merged_head(name: str, description: str) -> Html | None:
@@ -172,6 +185,7 @@ def timeline(t: Translator, item: Followed, events: Sequence[Event]) -> Html:
         lines.append(t("notify.detail", detail=detail))
     if shown == READY_FOR_PICKUP:
         lines.extend(pickup_lines(t, events))
+    lines.extend(delivery_lines(t, shipment.status, shipment.expected_delivery, shipment.signed_by))
     page = carrier_page(t, shipment.code, shipment.courier)
     if page:
         lines.append(page)

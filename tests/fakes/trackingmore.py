@@ -569,7 +569,8 @@ class FakeTrackingMore(BackgroundServer):
         shipment.registered = True
         shipment.id = uuid.uuid4().hex
         shipment.created_at = shipment.update_at = _now()
-        shipment.extra = {k: v for k, v in item.items() if k in _UPDATABLE}
+        # What the request sets, over what the carrier already knew (see `set_fields`).
+        shipment.extra.update({k: v for k, v in item.items() if k in _UPDATABLE})
         return 200, shipment
 
     def _create(self, payload: Any) -> Reply:
@@ -755,6 +756,19 @@ class FakeTrackingMore(BackgroundServer):
             shipment = self._shipment(code, courier)
             shipment.status = status
             shipment.substatus = substatus or default_substatus(status)
+            shipment.update_at = _now()
+            self._changed()
+            return shipment.to_object()
+
+    def set_fields(self, code: str, courier: str | None = None, **fields: Any) -> JSON:
+        """Set top-level fields of the tracking object that the carrier fills in over time
+        (``scheduled_delivery_date``, ``signed_by``, …); None clears one."""
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable fields: {sorted(unknown)}")
+        with self._cond:
+            shipment = self._shipment(code, courier)
+            shipment.extra.update(fields)
             shipment.update_at = _now()
             self._changed()
             return shipment.to_object()
