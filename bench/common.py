@@ -21,6 +21,10 @@ from bot.core.codes import s10_check_digit  # noqa: E402
 
 __all__ = ["BotProcess", "FakeTelegram", "FakeTrackingMore"]
 
+# A database: a SQLite file, or a PostgreSQL database's `postgresql://` URL (as
+# `Storage.open` takes them).
+Where = Path | str
+
 POSTE = "poste-italiane"
 # TrackingMore's published limits, and Telegram's.
 TM_REQUESTS_PER_S = 10
@@ -50,6 +54,10 @@ class Sizes:
     memory_cycles: int = 20
     memory_moving: float = 0.02
     starts: int = 3
+    scale_shipments: int = 500_000
+    scale_followers: int = 2
+    scale_cycles: int = 4
+    scale_moving: float = 0.01
 
 
 FULL = Sizes()
@@ -67,6 +75,8 @@ QUICK = Sizes(
     memory_shipments=200,
     memory_cycles=3,
     starts=1,
+    scale_shipments=2_000,
+    scale_cycles=3,
 )
 
 
@@ -79,6 +89,7 @@ class Row:
     ratio: float | None
     target: str
     verdict: str
+    engine: str = ""  # SQLite, PostgreSQL (and how many replicas), or — without a database
 
 
 def verdict(ok: bool) -> str:
@@ -105,14 +116,28 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def bot_env(tg: FakeTelegram, tm: FakeTrackingMore, database: Path, **extra: str) -> dict[str, str]:
-    """The whole configuration of a benchmarked `python -m bot`."""
+def bot_env(
+    tg: FakeTelegram,
+    tm: FakeTrackingMore,
+    database: Where,
+    folder: Path | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    """The whole configuration of a benchmarked `python -m bot`. On PostgreSQL (`database`
+    a URL) DATABASE_PATH only names the folder of the replicas' heartbeat files, `folder`
+    (on SQLite they sit beside the file)."""
+    if isinstance(database, Path):
+        where = {"DATABASE_PATH": str(database)}
+    elif folder is None:
+        raise ValueError("a bot on PostgreSQL needs a folder for its heartbeat files")
+    else:
+        where = {"DATABASE_URL": database, "DATABASE_PATH": str(folder / "unused.sqlite3")}
     return {
         "TELEGRAM_BOT_TOKEN": tg.token,
         "TRACKINGMORE_API_KEY": tm.api_key,
         "TELEGRAM_API_BASE_URL": tg.base_url,
         "TRACKINGMORE_API_BASE_URL": tm.base_url,
-        "DATABASE_PATH": str(database),
+        **where,
         "POLL_INTERVAL_SECONDS": "3600",
         "LOG_LEVEL": "WARNING",
         **extra,

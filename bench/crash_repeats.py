@@ -22,6 +22,7 @@ from bench.common import (
     progress,
     verdict,
 )
+from bench.engines import Engine
 from bench.fan_out import seed_fan_out
 
 RUNS = 10
@@ -31,12 +32,13 @@ ANSWER_SECONDS = 0.005  # Telegram answering one message at a time, quicker than
 _POLL_SECONDS = 0.05
 
 
-def row(sizes: Sizes) -> Row:
+def row(sizes: Sizes, engine: Engine) -> Row:
+    """One bot process on either engine, killed and started again."""
     runs = QUICK_RUNS if sizes == QUICK else RUNS
     chats = min(FOLLOWERS, sizes.fan_out_private)
     results = []
     for run in range(runs):
-        results.append(one_run(chats))
+        results.append(one_run(chats, engine))
         progress(f"crash run {run + 1}/{runs}: {results[-1][0]} lost, {results[-1][1]} repeated")
     lost = sum(r[0] for r in results)
     repeated = [r[1] for r in results]
@@ -53,17 +55,17 @@ def row(sizes: Sizes) -> Row:
     )
 
 
-def one_run(chats: int) -> tuple[int, int]:
+def one_run(chats: int, engine: Engine) -> tuple[int, int]:
     """(lost, repeated) of one kill and restart."""
     with (
         FakeTelegram() as tg,
         FakeTrackingMore() as tm,
         tempfile.TemporaryDirectory() as folder,
+        engine.database(Path(folder), "crash") as database,
     ):
-        database = Path(folder) / "crash.sqlite3"
         total = seed_fan_out(database, chats, 0, 0)
         tg.answer_one_at_a_time(ANSWER_SECONDS)
-        bot = BotProcess(bot_env(tg, tm, database), Path(folder), "crash-bot")
+        bot = BotProcess(bot_env(tg, tm, database, Path(folder)), Path(folder), "crash-bot")
         bot.start()
         try:
             bot.wait_ready(tg)

@@ -2,6 +2,8 @@
 
     python -m bench.cycle_child DATABASE TRACKINGMORE_URL API_KEY
 
+DATABASE is a SQLite file or a `postgresql://` URL.
+
 The real `Poller`, `Storage` and `TrackingMoreClient`, wired as `bot.app` wires them, with the
 client's limiter raised so the fake answers as fast as it can: the cost measured is the bot's
 own, not the wait for TrackingMore's 10 requests/s. The fake lives in the parent, so its work
@@ -38,7 +40,7 @@ def rss() -> dict[str, int]:
     return values
 
 
-async def serve(database: Path, base_url: str, api_key: str) -> None:
+async def serve(database: Path | str, base_url: str, api_key: str) -> None:
     storage = await Storage.open(database)
     carrier = TrackingMoreClient(
         base_url,
@@ -73,7 +75,8 @@ async def serve(database: Path, base_url: str, api_key: str) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="cycle_child %(levelname)s %(message)s")
     database, base_url, api_key = sys.argv[1:4]
-    asyncio.run(serve(Path(database), base_url, api_key))
+    where = database if database.startswith(("postgresql://", "postgres://")) else Path(database)
+    asyncio.run(serve(where, base_url, api_key))
 
 
 if __name__ == "__main__":

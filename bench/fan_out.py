@@ -3,11 +3,15 @@ that enforces Telegram's limits (30 messages/s overall, 1/s per chat, 20/min per
 answering 429 — so going faster than allowed shows up as 429s, not as a better number.
 
 Also the cost of the outbox write that follows each accepted message, in process.
+
+On PostgreSQL two replicas share the database: only the leader sends, and the limits hold
+for the bot as a whole.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import tempfile
 import time
@@ -18,15 +22,16 @@ from bench import seed
 from bench.common import (
     TG_GROUP_MESSAGES_PER_MIN,
     TG_MESSAGES_PER_S,
-    BotProcess,
     FakeTelegram,
     FakeTrackingMore,
     Row,
     Sizes,
+    Where,
     bot_env,
     progress,
     verdict,
 )
+from bench.engines import Engine, running_bots
 from bot.storage import Storage
 
 FIRST_PRIVATE = 3_000_000
@@ -36,7 +41,7 @@ WRITE_TARGET = 0.05
 _POLL_SECONDS = 0.5
 
 
-def seed_fan_out(path: Path, private: int, groups: int, per_group: int) -> int:
+def seed_fan_out(where: Where, private: int, groups: int, per_group: int) -> int:
     """One parcel per private chat, `per_group` per group, all in transit and then all
     delivered in one poll: one outbox row per follower, in a mixed order. Returns how many."""
     parcels = [seed.parcel(20_000_000 + n) for n in range(private + groups * per_group)]
@@ -44,29 +49,30 @@ def seed_fan_out(path: Path, private: int, groups: int, per_group: int) -> int:
     chats += [seed.Chat(FIRST_GROUP - g, "supergroup", f"Negozio {g}", None) for g in range(groups)]
     follows = [(FIRST_PRIVATE + n, n) for n in range(private)]
     follows += [(FIRST_GROUP - n // per_group, private + n) for n in range(groups * per_group)]
-    seed.create_schema(path)
-    seed.insert_rows(path, chats, parcels, follows)
-    seed.ingest(path, [seed.snapshot(p) for p in parcels], notify=False)
+    seed.create_schema(where)
+    seed.insert_rows(where, chats, parcels, follows)
+    seed.ingest(where, [seed.snapshot(p) for p in parcels], notify=False)
     delivered = [
         seed.snapshot(p, [seed.Step("delivered", "Consegnato", "ROMA", "2026-11-20 10:00:00")])
         for p in parcels
     ]
     random.Random(7).shuffle(delivered)
-    return seed.ingest(path, delivered, notify=True)
+    return seed.ingest(where, delivered, notify=True)
 
 
-def rows(sizes: Sizes) -> list[Row]:
+def rows(sizes: Sizes, engine: Engine) -> list[Row]:
     private, groups, per_group = (
         sizes.fan_out_private,
         sizes.fan_out_groups,
         sizes.fan_out_per_group,
     )
+    replicas = engine.replicas()
     with (
         FakeTelegram() as tg,
         FakeTrackingMore() as tm,
         tempfile.TemporaryDirectory() as folder,
+        engine.database(Path(folder), "fan-out") as database,
     ):
-        database = Path(folder) / "fan_out.sqlite3"
         progress(f"seeding {private} private + {groups}x{per_group} group notifications")
         total = seed_fan_out(database, private, groups, per_group)
         tg.enforce_limits(
@@ -74,17 +80,17 @@ def rows(sizes: Sizes) -> list[Row]:
             per_chat_per_s=1,
             per_group_per_min=TG_GROUP_MESSAGES_PER_MIN,
         )
-        bot = BotProcess(bot_env(tg, tm, database), Path(folder), "fan-out-bot")
-        bot.start()
-        try:
-            bot.wait_ready(tg)
+        env = bot_env(tg, tm, database, Path(folder))
+        with running_bots(env, Path(folder), "fan-out", tg, replicas):
             sent = wait_for_sends(tg, total, timeout=total / TG_MESSAGES_PER_S * 1.5 + 60)
-        finally:
-            bot.stop()
         refused = tg.rate_limited_count
+    label = engine.label(replicas)
     return [
-        private_row(sent, private, groups, per_group, refused),
-        group_row(sent, groups, refused),
+        dataclasses.replace(row, engine=label)
+        for row in (
+            private_row(sent, private, groups, per_group, refused),
+            group_row(sent, groups, refused),
+        )
     ]
 
 
@@ -136,12 +142,14 @@ def group_row(sent: list[tuple[int, float]], groups: int, refused: int) -> Row:
     )
 
 
-def outbox_write_row(sizes: Sizes) -> Row:
+def outbox_write_row(sizes: Sizes, engine: Engine) -> Row:
     """The commit after each accepted message (deliberate: a crash repeats at most what was
     in flight), against the 1/30 s that each message slot lasts."""
     count = sizes.outbox_writes
-    with tempfile.TemporaryDirectory() as folder:
-        database = Path(folder) / "outbox.sqlite3"
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        engine.database(Path(folder), "outbox") as database,
+    ):
         seed_fan_out(database, count, 0, 1)
         seconds, cpu = asyncio.run(_mark_all_sent(database))
     per_write = seconds / count
@@ -157,7 +165,7 @@ def outbox_write_row(sizes: Sizes) -> Row:
     )
 
 
-async def _mark_all_sent(database: Path) -> tuple[float, float]:
+async def _mark_all_sent(database: Where) -> tuple[float, float]:
     storage = await Storage.open(database)
     began, cpu = time.perf_counter(), time.process_time()
     while due := await storage.outbox.due_notifications():

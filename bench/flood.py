@@ -20,6 +20,7 @@ from bench.common import (
     progress,
     verdict,
 )
+from bench.engines import Engine
 from bot.core.flood import USER_UPDATES_LIMIT, USER_WINDOW_SECONDS
 
 FLOODER, OTHER = 5001, 5002
@@ -30,14 +31,16 @@ PROBE_EVERY = 0.5
 TARGET_SECONDS = 1.0
 
 
-def row(sizes: Sizes) -> Row:
+def row(sizes: Sizes, engine: Engine) -> Row:
+    """One bot process on either engine (the flood window is counted in the database)."""
     seconds = QUICK_FLOOD_SECONDS if sizes == QUICK else FLOOD_SECONDS
     with (
         FakeTelegram() as tg,
         FakeTrackingMore() as tm,
         tempfile.TemporaryDirectory() as folder,
+        engine.database(Path(folder), "flood") as database,
     ):
-        bot = BotProcess(bot_env(tg, tm, Path(folder) / "flood.sqlite3"), Path(folder), "flood")
+        bot = BotProcess(bot_env(tg, tm, database, Path(folder)), Path(folder), "flood")
         bot.start()
         try:
             bot.wait_ready(tg)

@@ -13,18 +13,23 @@ from pathlib import Path
 
 from bench import seed
 from bench.common import FakeTrackingMore, Row, Sizes, progress, verdict
+from bench.engines import Engine
 from bench.poll_cycle import CycleChild
 
 # Growth between the 2nd and the last cycle that still counts as none: allocator noise.
 GROWTH_TOLERANCE = 0.03
 
 
-def row(sizes: Sizes) -> Row:
+def row(sizes: Sizes, engine: Engine) -> Row:
+    """RSS of the polling process only: on PostgreSQL the server's memory is its own."""
     shipments, cycles = sizes.memory_shipments, sizes.memory_cycles
     subscriptions = shipments * sizes.memory_followers
     moving_count = max(1, round(shipments * sizes.memory_moving))
-    with FakeTrackingMore() as tm, tempfile.TemporaryDirectory() as folder:
-        database = Path(folder) / "memory.sqlite3"
+    with (
+        FakeTrackingMore() as tm,
+        tempfile.TemporaryDirectory() as folder,
+        engine.database(Path(folder), "memory") as database,
+    ):
         progress(f"seeding {subscriptions} subscriptions over {shipments} shipments")
         moving, _ = seed.followed_database(
             database, tm, active=shipments, followers=sizes.memory_followers

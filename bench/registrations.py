@@ -1,57 +1,56 @@
 """Registrations: many chats paste lists of codes (half of them shared with another chat)
 into the real bot; the fake TrackingMore enforces 10 requests/s and 3 creations/s and counts
-what was registered. One create, or one slot of a batch create, per distinct shipment."""
+what was registered. One create, or one slot of a batch create, per distinct shipment.
+On PostgreSQL two replicas share the database (and TrackingMore's limits)."""
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
+from bench import seed
 from bench.common import (
     TM_CREATES_PER_S,
     TM_REQUESTS_PER_S,
-    BotProcess,
     FakeTelegram,
     FakeTrackingMore,
     Row,
     Sizes,
+    Where,
     bot_env,
     progress,
     s10,
     verdict,
 )
+from bench.engines import Engine, running_bots
 
 FIRST_CHAT = 5_000_000
 _POLL_SECONDS = 0.5
 
 
-def row(sizes: Sizes) -> Row:
+def row(sizes: Sizes, engine: Engine) -> Row:
     chats, per_chat = sizes.registration_chats, sizes.registration_codes_per_chat
     blocks = max(1, chats // 2)
     codes = [[s10(30_000_000 + b * per_chat + i) for i in range(per_chat)] for b in range(blocks)]
     distinct = blocks * per_chat
+    replicas = engine.replicas()
     with (
         FakeTelegram() as tg,
         FakeTrackingMore() as tm,
         tempfile.TemporaryDirectory() as folder,
+        engine.database(Path(folder), "registrations") as database,
     ):
         tm.enforce_limits(per_s=TM_REQUESTS_PER_S, create_per_s=TM_CREATES_PER_S)
-        database = Path(folder) / "registrations.sqlite3"
-        bot = BotProcess(bot_env(tg, tm, database), Path(folder), "registrations-bot")
-        bot.start()
-        try:
-            bot.wait_ready(tg)
+        env = bot_env(tg, tm, database, Path(folder))
+        with running_bots(env, Path(folder), "registrations", tg, replicas):
             progress(f"{chats} chats paste {per_chat} codes each ({distinct} distinct)")
             began = time.monotonic()
             for n in range(chats):
                 tg.send_text(FIRST_CHAT + n, "\n".join(codes[n % blocks]), language_code="it")
             wait_for_answers(tg, chats, timeout=distinct / TM_CREATES_PER_S + 120)
             seconds = time.monotonic() - began
-        finally:
-            bot.stop()
         requests, refused = tm.requests, tm.rate_limited_count
         subscriptions, registered = _counts(database)
     calls = Counter(r["endpoint"] for r in requests)
@@ -67,6 +66,7 @@ def row(sizes: Sizes) -> Row:
         ratio,
         "ratio 1.00, no 429",
         verdict(slots == distinct and registered == distinct and refused == 0),
+        engine.label(replicas),
     )
 
 
@@ -78,8 +78,10 @@ def wait_for_answers(tg: FakeTelegram, chats: int, timeout: float) -> None:
         time.sleep(_POLL_SECONDS)
 
 
-def _counts(database: Path) -> tuple[int, int]:
-    with sqlite3.connect(database) as db:
-        subscriptions = db.execute("SELECT COUNT(*) FROM subscriptions").fetchone()[0]
-        registered = db.execute("SELECT COUNT(*) FROM shipments WHERE registered=1").fetchone()[0]
+def _counts(database: Where) -> tuple[int, int]:
+    [(subscriptions, registered)] = seed.query(
+        database,
+        "SELECT (SELECT COUNT(*) FROM subscriptions), "
+        "(SELECT COUNT(*) FROM shipments WHERE registered=1)",
+    )
     return int(subscriptions), int(registered)

@@ -1,5 +1,6 @@
 """Start-up: from starting `python -m bot` to its first getUpdates, on a new database (the
-first start runs the migrations) and again on the same one; and the bot's RSS at that point."""
+first start runs the migrations) and again on the same one; and the bot's RSS at that point.
+One process on either engine."""
 
 from __future__ import annotations
 
@@ -17,16 +18,18 @@ from bench.common import (
     bot_env,
     proc_status,
 )
+from bench.engines import Engine
 
 
-def row(sizes: Sizes) -> Row:
+def row(sizes: Sizes, engine: Engine) -> Row:
     seconds, rss = [], 0
     with (
         FakeTelegram() as tg,
         FakeTrackingMore() as tm,
         tempfile.TemporaryDirectory() as folder,
+        engine.database(Path(folder), "start") as database,
     ):
-        bot = BotProcess(bot_env(tg, tm, Path(folder) / "start.sqlite3"), Path(folder), "start")
+        bot = BotProcess(bot_env(tg, tm, database, Path(folder)), Path(folder), "start")
         for _ in range(sizes.starts):
             began = time.monotonic()
             bot.start()
