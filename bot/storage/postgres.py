@@ -25,7 +25,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from bot.storage.connection import Row, StatementBase, numbered, storable
 from bot.storage.database import Database, StorageOpenError
-from bot.storage.schema import SCHEMA_VERSION, migration_sql
+from bot.storage.schema import SCHEMA_VERSION, migration_sql, refuse_newer_schema
 
 logger = logging.getLogger(__name__)
 
@@ -196,11 +196,7 @@ class PostgresDatabase(Database):
                 "CREATE TABLE IF NOT EXISTS postino_schema (version INTEGER NOT NULL)"
             )
             current = await _schema_version(conn)
-            if current > SCHEMA_VERSION:
-                raise StorageOpenError(
-                    f"the database has schema v{current}, newer than this postino knows "
-                    f"(v{SCHEMA_VERSION}): run the newer version, or restore a backup"
-                )
+            refuse_newer_schema(current)
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 await conn.execute(migration_sql(version, "postgresql"))
                 await conn.execute("DELETE FROM postino_schema")

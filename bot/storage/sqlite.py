@@ -19,7 +19,7 @@ from bot.storage.database import (
     _UrgentFirstLock,
     write_failure,
 )
-from bot.storage.schema import SCHEMA_VERSION, migration_sql
+from bot.storage.schema import SCHEMA_VERSION, migration_sql, refuse_newer_schema
 
 logger = logging.getLogger(__name__)
 
@@ -124,11 +124,7 @@ class SqliteDatabase(Database):
     async def _migrate(self) -> None:
         async with self._lock.held():
             current = await self._user_version()
-            if current > SCHEMA_VERSION:
-                raise StorageOpenError(
-                    f"the database has schema v{current}, newer than this postino knows "
-                    f"(v{SCHEMA_VERSION}): run the newer version, or restore a backup"
-                )
+            refuse_newer_schema(current)
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 # executescript commits first; the BEGIN inside makes each step atomic.
                 await self._db.executescript(
