@@ -28,10 +28,20 @@ ALLOWED: dict[str, set[str]] = {
     "tracking": {"core", "storage", "carrier"},
     "texts": {"core", "storage", "tracking"},
     "outbound": {"core", "storage", "tracking", "texts"},
-    "handlers": {"core", "storage", "carrier", "tracking", "texts", "outbound", "config"},
+    "imaging": {"core"},
+    "handlers": {
+        "core",
+        "storage",
+        "carrier",
+        "tracking",
+        "texts",
+        "outbound",
+        "config",
+        "imaging",
+    },
     "ops": {"core", "storage", "carrier", "tracking", "config"},
 }
-NO_TELEGRAM = ("core", "storage", "carrier", "tracking")
+NO_TELEGRAM = ("core", "storage", "carrier", "tracking", "imaging")
 # The classes whose instances make up the running bot: built in bot/app.py only.
 SERVICES = {
     "ChangeRecorder",

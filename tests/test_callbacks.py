@@ -12,11 +12,11 @@ import pytest
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot.handlers import buttons
+from bot.handlers import buttons, photos
 from bot.handlers.context import Context
 from bot.handlers.routes import register_handlers
 from bot.storage import Followed, Searchable, Shipment
-from bot.texts import callbacks, finds, keyboards, lists
+from bot.texts import callbacks, finds, keyboards, lists, photo_offer
 from bot.texts.callbacks import Action, Pressed, pack, parse, pattern
 from bot.texts.i18n import LANGUAGES, Translator
 
@@ -36,6 +36,8 @@ KNOWN_DATA = {
     Action.LIST_PAGE: "l",
     Action.ARCHIVED_PAGE: "la",
     Action.FIND_PAGE: "f",
+    Action.PHOTO_FOLLOW: "pf",
+    Action.PHOTO_IGNORE: "pi",
 }
 FORGED = (
     "",
@@ -138,6 +140,7 @@ def every_keyboard(t: Translator) -> Iterator[InlineKeyboardMarkup | None]:
     found = [Searchable(item, "In transito", "ROMA") for item in many]
     for page in range(4):
         yield finds.found_page(t, "transito", found, page).keyboard
+    yield photo_offer.offer(t, ["4006381333931", "1Z999AA10123456784"])[1]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -203,6 +206,8 @@ ROUTES: dict[Action, Callable[[Update, Context], Coroutine[Any, Any, None]]] = {
     Action.LIST_PAGE: buttons.show_list_page,
     Action.ARCHIVED_PAGE: buttons.show_archived_page,
     Action.FIND_PAGE: buttons.show_find_page,
+    Action.PHOTO_FOLLOW: photos.follow_offered,
+    Action.PHOTO_IGNORE: photos.ignore_offered,
 }
 
 

@@ -57,6 +57,11 @@ SEEDS: dict[int, str] = {
     UPDATE shipments SET expected_delivery = '2026-12-03', signed_by = 'Ada', transit_days = 2
         WHERE id = 1;
     """,
+    7: """
+    INSERT INTO forum_topics (chat_id, thread_id, name, seen_at)
+        VALUES (-2001, 42, 'Ordini', '2026-01-02T09:31:00.000+00:00');
+    UPDATE subscriptions SET thread_id = 42 WHERE chat_id = -2001;
+    """,
 }
 
 
@@ -88,6 +93,9 @@ def test_migration_from_every_version_keeps_the_data(tmp_path: Path, version: in
             assert details == (("2026-12-03", 2) if version >= 6 else (None, None))
             [group_followed] = await storage.follows.list_followed(-2001)
             assert group_followed.label == "Ordine 7"
+            assert group_followed.thread_id == (42 if version >= 7 else None)
+            topic = await storage.topics.name(-2001, 42)
+            assert topic == ("Ordini" if version >= 7 else None)
             [event] = await storage.follows.events(followed.shipment.id)
             assert event.description == "In transito"
             [pending] = await storage.outbox.due_notifications()

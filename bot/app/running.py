@@ -39,7 +39,14 @@ from bot.tracking.registrar import Registrar
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "channel_post"]
+ALLOWED_UPDATES = [
+    "message",
+    "edited_message",
+    "callback_query",
+    "my_chat_member",
+    "channel_post",
+    "inline_query",
+]
 # A job that must never run twice at once, and that runs late rather than not at all.
 _SINGLE_RUN = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 HOUSEKEEPING_SECONDS = 3600

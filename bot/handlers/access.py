@@ -22,6 +22,7 @@ from bot.texts.i18n import normalize_language, translator
 logger = logging.getLogger(__name__)
 
 _FLOOD_KEY = "postino.flood"
+REFUSED_INLINE_CACHE_SECONDS = 5
 
 
 async def access_gate(update: object, context: Context) -> None:
@@ -42,7 +43,12 @@ async def access_gate(update: object, context: Context) -> None:
         normalize_language(user.language_code if user else None)
         or context.services.settings.default_language
     )
-    if update.callback_query is not None:
+    if update.inline_query is not None:
+        # No chat to answer in: no results at all, for a short while (the policy may change).
+        await update.inline_query.answer(
+            [], cache_time=REFUSED_INLINE_CACHE_SECONDS, is_personal=True
+        )
+    elif update.callback_query is not None:
         await update.callback_query.answer(t.plain("access.refused"), show_alert=True)
     elif chat is not None and update.message is not None and policy.first_refusal(chat.id):
         await update.message.reply_text(t("access.refused"), do_quote=False)

@@ -23,7 +23,7 @@ from bot.core.codes import clean_label
 from bot.core.shipments import Status
 from bot.core.times import parse_iso_utc, utcnow
 from bot.handlers import search
-from bot.handlers.common import chat_translator, may_manage_chat, reply
+from bot.handlers.common import chat_translator, may_manage_chat, reply, topic_of
 from bot.handlers.context import Context
 from bot.storage import Followed
 from bot.texts import callbacks, finds, keyboards, links, lists, shipments
@@ -240,8 +240,13 @@ async def _show_page(update: Update, context: Context, *, archived: bool) -> Non
         return
     chat = update.effective_chat
     assert chat is not None
-    followed = await context.services.storage.follows.list_followed(chat.id, archived=archived)
-    shown = lists.followed_page(t, followed, page, archived=archived)
+    asked_in = _query(update).message
+    thread_id = topic_of(asked_in if isinstance(asked_in, Message) else None)
+    followed = await context.services.storage.follows.list_followed(
+        chat.id, archived=archived, thread_id=thread_id
+    )
+    in_topic = thread_id is not None
+    shown = lists.followed_page(t, followed, page, archived=archived, in_topic=in_topic)
     await _query(update).answer()
     await _edit_text(_query(update), shown.text, shown.keyboard)
 

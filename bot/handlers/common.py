@@ -40,6 +40,14 @@ async def reply(update: Update, text: str, **kwargs: Any) -> Message | None:
     return await message.reply_text(text, do_quote=False, **kwargs)
 
 
+def topic_of(message: Message | None) -> int | None:
+    """The forum topic a message is in; None in General and in chats without topics (a
+    reply in General carries a `message_thread_id` too, but is no topic message)."""
+    if message is None or not message.is_topic_message:
+        return None
+    return message.message_thread_id
+
+
 def command_argument(context: Context) -> str:
     return " ".join(context.args or []).strip()
 

@@ -20,11 +20,19 @@ from telegram.ext import Application, CommandHandler, MessageHandler, filters
 from bot.core.codefile import MAX_IMPORT_BYTES, parse_import, shown_text
 from bot.core.textfile import UnreadableFile
 from bot.core.times import parse_clock, rome_clock, utcnow
-from bot.handlers.common import chat_translator, command_argument, may_manage_chat, reply
+from bot.handlers.common import (
+    chat_translator,
+    command_argument,
+    may_manage_chat,
+    reply,
+    topic_of,
+)
 from bot.handlers.context import Context
 from bot.texts import reports
 from bot.texts.answers import bulk_summary
 from bot.texts.i18n import Html, Translator
+from bot.texts.message import join_lines
+from bot.texts.topics import scope_note
 from bot.tracking.tracker import Requester
 
 logger = logging.getLogger(__name__)
@@ -130,7 +138,12 @@ async def import_answer(update: Update, context: Context, t: Translator, data: b
         return t(f"import.problem.{exc.problem.value}", line=exc.row)
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None
-    who = Requester(chat.id, user.id if user else None, user.full_name if user else None)
+    who = Requester(
+        chat.id,
+        user.id if user else None,
+        user.full_name if user else None,
+        thread_id=topic_of(update.effective_message),
+    )
     results = await context.services.tracker.follow(who, parsed.entries)
     footer = [t("import.overflow", limit=limit, count=parsed.overflow)] if parsed.overflow else []
     return bulk_summary(
@@ -152,14 +165,18 @@ async def export_command(update: Update, context: Context) -> None:
     t = await chat_translator(update, context)
     chat, message = update.effective_chat, update.effective_message
     assert chat is not None and message is not None
-    rows = await context.services.storage.reports.desk_rows(chat.id, archived=True)
+    thread_id = topic_of(message)
+    rows = await context.services.storage.reports.desk_rows(
+        chat.id, archived=True, thread_id=thread_id
+    )
+    scope = [scope_note(t)] if thread_id is not None else []
     if not rows:
-        await reply(update, t("export.empty"))
+        await reply(update, join_lines([t("export.empty"), *scope]))
         return
     await message.reply_document(
         document=reports.export_csv(t, rows),
         filename=reports.export_filename(chat.id, utcnow()),
-        caption=t.plural("export.caption", len(rows)),
+        caption=join_lines([t.plural("export.caption", len(rows)), *scope]),
         do_quote=False,
     )
 
@@ -169,8 +186,11 @@ async def summary_command(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
     services = context.services
-    rows = await services.storage.reports.desk_rows(chat.id, archived=False)
-    await reply(update, reports.summary(t, rows, utcnow(), services.settings.stale_days))
+    thread_id = topic_of(update.effective_message)
+    rows = await services.storage.reports.desk_rows(chat.id, archived=False, thread_id=thread_id)
+    text = reports.summary(t, rows, utcnow(), services.settings.stale_days)
+    scope = [scope_note(t)] if thread_id is not None else []
+    await reply(update, join_lines([text, *scope]))
 
 
 # --- /digest -------------------------------------------------------------------------------

@@ -16,7 +16,13 @@ from telegram.constants import ChatAction
 from bot.core.codes import normalize
 from bot.core.message_codes import ParsedCodes, parse_message, parse_track_args
 from bot.handlers.buttons import send_timeline
-from bot.handlers.common import chat_translator, command_argument, may_manage_chat, reply
+from bot.handlers.common import (
+    chat_translator,
+    command_argument,
+    may_manage_chat,
+    reply,
+    topic_of,
+)
 from bot.handlers.context import Context
 from bot.handlers.search import search_after_hint
 from bot.texts import answers, links, lists
@@ -90,8 +96,15 @@ async def follow_parsed(
     settings = context.services.settings
     results = []
     if parsed.entries:
-        await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
-        who = Requester(chat.id, user.id if user else None, user.full_name if user else None)
+        await context.bot.send_chat_action(
+            chat.id, ChatAction.TYPING, message_thread_id=topic_of(update.effective_message)
+        )
+        who = Requester(
+            chat.id,
+            user.id if user else None,
+            user.full_name if user else None,
+            thread_id=topic_of(update.effective_message),
+        )
         results = await context.services.tracker.follow(who, parsed.entries)
     text = answers.follow_results(
         t,
@@ -156,8 +169,11 @@ async def _send_list(update: Update, context: Context, *, archived: bool) -> Non
     t = await chat_translator(update, context)
     chat = update.effective_chat
     assert chat is not None
-    followed = await context.services.storage.follows.list_followed(chat.id, archived=archived)
-    page = lists.followed_page(t, followed, 0, archived=archived)
+    thread_id = topic_of(update.effective_message)
+    followed = await context.services.storage.follows.list_followed(
+        chat.id, archived=archived, thread_id=thread_id
+    )
+    page = lists.followed_page(t, followed, 0, archived=archived, in_topic=thread_id is not None)
     await reply(update, page.text, reply_markup=page.keyboard)
 
 

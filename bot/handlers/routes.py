@@ -14,12 +14,13 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
-from bot.handlers import buttons, desk
+from bot.handlers import buttons, desk, photos, topics
 from bot.handlers.access import access_gate
 from bot.handlers.admin import stats_command
 from bot.handlers.buttons import named_by_reply
@@ -35,6 +36,7 @@ from bot.handlers.follow import (
     status_command,
     track_command,
 )
+from bot.handlers.inline import inline_query
 from bot.handlers.membership import group_migrated, membership_changed
 from bot.handlers.preferences import lang_command, notify_command, quiet_command
 from bot.handlers.search import find_command
@@ -90,6 +92,8 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         ("notify",): notify_command,
         ("stats",): stats_command,
     }
+    # Photos of labels, and /track replying to one: before /track and the desk's documents.
+    photos.register(application)
     for names, callback in commands.items():
         application.add_handler(CommandHandler(list(names), callback, filters=new))
     # Inline buttons: one route per action on the data `bot.texts.callbacks` packs; the
@@ -107,11 +111,14 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         (Action.LIST_PAGE,): buttons.show_list_page,
         (Action.ARCHIVED_PAGE,): buttons.show_archived_page,
         (Action.FIND_PAGE,): buttons.show_find_page,
+        (Action.PHOTO_FOLLOW,): photos.follow_offered,
+        (Action.PHOTO_IGNORE,): photos.ignore_offered,
     }
     for actions, on_button in button_routes.items():
         application.add_handler(CallbackQueryHandler(on_button, pattern=pattern(*actions)))
     application.add_handler(CallbackQueryHandler(buttons.stale_button))
     application.add_handler(ChatMemberHandler(membership_changed))
+    application.add_handler(InlineQueryHandler(inline_query))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, group_migrated))
     reply_to_bot = filters.REPLY & filters.TEXT & ~filters.COMMAND & new & RepliesToBot(bot_id)
     application.add_handler(MessageHandler(reply_to_bot, named_by_reply))
@@ -121,6 +128,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     application.add_handler(
         MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text)
     )
+    topics.register(application)
     application.add_error_handler(error_handler)
 
 

@@ -40,6 +40,8 @@ class Delivery(StrEnum):
     FLOODED = "flooded"  # Telegram said to wait `retry_after` seconds
     CHAT_GONE = "chat_gone"  # blocked, removed or deleted: the chat must be paused
     MOVED = "moved"  # the group became a supergroup: now at `new_chat_id`
+    TOPIC_GONE = "topic_gone"  # the forum topic was deleted: write in General
+    TOPIC_CLOSED = "topic_closed"  # the forum topic is closed: write in General this time
     FAILED = "failed"  # anything else: try again later (`unreachable`: Telegram's own failure)
 
 
@@ -71,6 +73,7 @@ async def send_message(
     *,
     keyboard: InlineKeyboardMarkup | None = None,
     silent: bool = False,
+    thread_id: int | None = None,
 ) -> SendOutcome:
     try:
         await bot.send_message(
@@ -80,6 +83,7 @@ async def send_message(
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             reply_markup=keyboard,
             disable_notification=silent,
+            message_thread_id=thread_id,
         )
     except RetryAfter as exc:
         return SendOutcome(Delivery.FLOODED, retry_after=retry_after_seconds(exc), error=str(exc))
@@ -88,7 +92,7 @@ async def send_message(
     except ChatMigrated as exc:
         return SendOutcome(Delivery.MOVED, new_chat_id=exc.new_chat_id, error=str(exc))
     except BadRequest as exc:
-        return await _after_bad_request(bot, chat_id, text, exc)
+        return await _after_bad_request(bot, chat_id, text, exc, thread_id)
     except NetworkError as exc:  # no answer, a timeout (TimedOut) or a 5xx: Telegram's own
         return SendOutcome(Delivery.FAILED, error=f"{type(exc).__name__}: {exc}", unreachable=True)
     except TelegramError as exc:
@@ -96,15 +100,23 @@ async def send_message(
     return SendOutcome(Delivery.SENT)
 
 
-async def _after_bad_request(bot: Bot, chat_id: int, text: str, exc: BadRequest) -> SendOutcome:
+async def _after_bad_request(
+    bot: Bot, chat_id: int, text: str, exc: BadRequest, thread_id: int | None
+) -> SendOutcome:
     message = exc.message.lower()
     if "chat not found" in message:
         return SendOutcome(Delivery.CHAT_GONE, error=str(exc))
+    if "message thread not found" in message or "topic_deleted" in message:
+        return SendOutcome(Delivery.TOPIC_GONE, error=str(exc))
+    if "topic_closed" in message:
+        return SendOutcome(Delivery.TOPIC_CLOSED, error=str(exc))
     if "can't parse entities" not in message:
         return SendOutcome(Delivery.FAILED, error=f"{type(exc).__name__}: {exc}")
     logger.error("formatting refused by Telegram (%s); sending as plain text", exc)
     try:
-        await bot.send_message(chat_id, html_to_plain(text), parse_mode=None)
+        await bot.send_message(
+            chat_id, html_to_plain(text), parse_mode=None, message_thread_id=thread_id
+        )
     except BadRequest as plain_exc:
         return SendOutcome(Delivery.FAILED, error=f"{type(plain_exc).__name__}: {plain_exc}")
     except NetworkError as plain_exc:

@@ -33,12 +33,13 @@ from datetime import timedelta
 from bot.core.backlog import merge_notices
 from bot.core.times import in_window, parse_iso_utc, utcnow
 from bot.outbound.delivery import Delivery, SendOutcome
-from bot.outbound.sender import ChatSender
+from bot.outbound.sender import ChatSender, InTopic
 from bot.storage import Notification, Storage
 from bot.storage.database import StorageWriteError
-from bot.texts.i18n import chat_language, translator
+from bot.texts.i18n import Translator, chat_language, translator
 from bot.texts.keyboards import shipment_keyboard
 from bot.texts.shipments import notification
+from bot.texts.topics import for_general
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,12 @@ def backoff_seconds(attempts: int) -> float:
 def telegram_down_wait(failures: int) -> float:
     """1 s, 2 s, 4 s … capped at a minute: Telegram failed this many times in a row."""
     return min(TELEGRAM_DOWN_MAX_WAIT, float(2 ** max(0, failures - 1)))
+
+
+def _in_topic(t: Translator, item: Notification, text: str) -> InTopic | None:
+    if item.thread_id is None:
+        return None
+    return InTopic(item.thread_id, for_general(t, item.thread_id, item.topic_name, text))
 
 
 def merged(items: Sequence[Notification]) -> list[Notification]:
@@ -291,9 +298,11 @@ class Notifier:
         )
         t = translator(language)
         status = item.notice.status
+        text = notification(t, item)
         outcome = await self._sender.send(
             chat_id,
-            notification(t, item),
+            text,
+            topic=_in_topic(t, item, text),
             keyboard=shipment_keyboard(t, item.shipment_id, muted=False, status=status),
             # Quiet hours make it silent; what needs the person (an exception, a failed
             # delivery, a parcel to collect) still rings.

@@ -9,7 +9,8 @@ Knows nothing of Telegram or TrackingMore. The same SQL on both engines (see `co
 - `changes`: the diff of a batch of snapshots, written with its outbox rows in one transaction;
 - `outbox`: the notifications waiting for Telegram;
 - `reports`: whole-chat reads for the desk reports and the operators;
-- `coordination`: what replicas agree on (updates and pushes taken, flood windows, roles).
+- `coordination`: what replicas agree on (updates and pushes taken, flood windows, roles);
+- `topics`: forum topics' names, and a deleted topic's shipments moved to General.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bot.storage.reports import Reports
 from bot.storage.schema import MIGRATIONS, SCHEMA_VERSION
 from bot.storage.shipments import Shipments
 from bot.storage.sqlite import SqliteDatabase
+from bot.storage.topics import Topics
 
 __all__ = [
     "MIGRATIONS",
@@ -70,6 +72,7 @@ class Storage:
         self.outbox = Outbox(database)
         self.reports = Reports(database)
         self.coordination = Coordination(database)
+        self.topics = Topics(database)
 
     @classmethod
     async def open(cls, where: Path | str) -> Storage:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.core.search import matches
 from bot.core.times import iso_utc
 from bot.storage.database import Repository
 from bot.storage.records import (
     FOLLOWED_COLUMNS,
+    FOLLOWED_WIDTH,
     SHIPMENT_COLUMNS,
-    SHIPMENT_WIDTH,
     Event,
     Followed,
     Searchable,
@@ -30,11 +31,14 @@ class Follows(Repository):
         label: str | None,
         added_by: int | None,
         added_by_name: str | None,
+        thread_id: int | None = None,
     ) -> tuple[Shipment, bool]:
-        """Subscribe a chat (creating the shared shipment row if new).
+        """Subscribe a chat (creating the shared shipment row if new), in forum topic
+        `thread_id` (None: General, or a chat without topics).
 
         Returns the shipment and whether the chat was not following it already. A label
-        given for an already followed shipment replaces the old one.
+        given for an already followed shipment replaces the old one; added again in another
+        topic, it moves there.
         """
         now = iso_utc()
         select = f"SELECT {SHIPMENT_COLUMNS} FROM shipments sh WHERE courier=? AND code=?"
@@ -56,15 +60,16 @@ class Follows(Repository):
             shipment = shipment_of(row)
             cursor = await db.execute(
                 "INSERT INTO subscriptions "
-                "(chat_id, shipment_id, label, added_by, added_by_name, added_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (chat_id, shipment.id, label, added_by, added_by_name, now),
+                "(chat_id, shipment_id, label, added_by, added_by_name, added_at, thread_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (chat_id, shipment.id, label, added_by, added_by_name, now, thread_id),
             )
             is_new = cursor.rowcount == 1
-            if not is_new and label:
+            if not is_new:
                 await db.execute(
-                    "UPDATE subscriptions SET label=? WHERE chat_id=? AND shipment_id=?",
-                    (label, chat_id, shipment.id),
+                    "UPDATE subscriptions SET label=COALESCE(?, label), thread_id=? "
+                    "WHERE chat_id=? AND shipment_id=?",
+                    (label or None, thread_id, chat_id, shipment.id),
                 )
         return shipment, is_new
 
@@ -101,18 +106,22 @@ class Follows(Repository):
             )
         return shipment
 
-    async def list_followed(self, chat_id: int, *, archived: bool | None = False) -> list[Followed]:
-        """What a chat follows: the current ones, the archived ones, or (None) all."""
+    async def list_followed(
+        self, chat_id: int, *, archived: bool | None = False, thread_id: int | None = None
+    ) -> list[Followed]:
+        """What a chat follows: the current ones, the archived ones, or (None) all; with a
+        `thread_id`, only what belongs to that forum topic."""
         where = {
             False: "AND s.archived_at IS NULL",
             True: "AND s.archived_at IS NOT NULL",
             None: "",
         }[archived]
+        in_topic = "" if thread_id is None else "AND s.thread_id=?"
         rows = await self._fetchall(
             f"SELECT {FOLLOWED_COLUMNS} "
             "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
-            f"WHERE s.chat_id=? {where} ORDER BY s.added_at, sh.code, sh.id",
-            (chat_id,),
+            f"WHERE s.chat_id=? {where} {in_topic} ORDER BY s.added_at, sh.code, sh.id",
+            (chat_id,) if thread_id is None else (chat_id, thread_id),
         )
         return [followed_of(r) for r in rows]
 
@@ -127,7 +136,7 @@ class Follows(Repository):
             "WHERE s.chat_id=? ORDER BY s.added_at, sh.code, sh.id",
             (chat_id,),
         )
-        width = SHIPMENT_WIDTH + 6
+        width = FOLLOWED_WIDTH
         return [Searchable(followed_of(r[:width]), r[width], r[width + 1]) for r in rows]
 
     async def get_followed(self, chat_id: int, code: str) -> Followed | None:
@@ -210,3 +219,32 @@ class Follows(Repository):
             (shipment_id, limit),
         )
         return [Event(*r) for r in rows]
+
+    async def followed_by_user(
+        self, user_id: int, query: str = ""
+    ) -> list[tuple[Followed, Event | None]]:
+        """What a user may tell others about (inline mode): what their private chat follows
+        and what they added in groups, archived ones too, newest change first, each shipment
+        once (as the private chat follows it, when it does), with its newest event. A `query`
+        keeps those whose code or name (any of its rows') contains it, as /find matches."""
+        rows = await self._fetchall(
+            "SELECT e.occurred_at, e.raw_time, e.status, e.substatus, e.description, "
+            f"e.location, {FOLLOWED_COLUMNS} "
+            "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
+            "LEFT JOIN events e ON e.id = (SELECT id FROM events WHERE shipment_id = sh.id "
+            "    ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT 1) "
+            "WHERE s.chat_id=? OR s.added_by=? "
+            "ORDER BY COALESCE(sh.last_change_at, sh.created_at) DESC, sh.id DESC, "
+            "CASE WHEN s.chat_id=? THEN 0 ELSE 1 END, s.added_at",
+            (user_id, user_id, user_id),
+        )
+        found: dict[int, tuple[Followed, Event | None]] = {}
+        matched: set[int] = set()
+        for row in rows:
+            followed = followed_of(row[6:])
+            shipment = followed.shipment
+            event = Event(*row[:6]) if row[4] is not None else None
+            found.setdefault(shipment.id, (followed, event))
+            if not query or matches(query, code=shipment.code, fields=(followed.label,)):
+                matched.add(shipment.id)
+        return [item for shipment_id, item in found.items() if shipment_id in matched]

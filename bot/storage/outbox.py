@@ -127,10 +127,12 @@ class Outbox(Repository):
 _SELECT = (
     "SELECT o.id, o.chat_id, c.type, c.language, c.user_language, o.shipment_id, "
     "sh.courier, sh.code, s.label, s.chat_id IS NOT NULL, o.payload, o.attempts, "
-    "o.created_at, c.quiet_start, c.quiet_end, s.added_by, s.added_by_name "
+    "o.created_at, c.quiet_start, c.quiet_end, s.added_by, s.added_by_name, s.thread_id, "
+    "ft.name "
     "FROM outbox o JOIN chats c ON c.id = o.chat_id "
     "JOIN shipments sh ON sh.id = o.shipment_id "
-    "LEFT JOIN subscriptions s ON s.chat_id = o.chat_id AND s.shipment_id = o.shipment_id"
+    "LEFT JOIN subscriptions s ON s.chat_id = o.chat_id AND s.shipment_id = o.shipment_id "
+    "LEFT JOIN forum_topics ft ON ft.chat_id = o.chat_id AND ft.thread_id = s.thread_id"
 )
 
 
@@ -153,6 +155,8 @@ def _notification(r: Sequence[Any]) -> Notification:
         quiet_end=r[14],
         added_by=r[15],
         added_by_name=r[16],
+        thread_id=r[17],
+        topic_name=r[18],
     )
 
 

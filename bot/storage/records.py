@@ -54,6 +54,7 @@ class Followed:
     added_at: str
     muted: bool = False
     archived_at: str | None = None
+    thread_id: int | None = None  # the forum topic it belongs to; None: General, or no topics
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class Notification:
     quiet_end: str | None = None
     added_by: int | None = None
     added_by_name: str | None = None
+    thread_id: int | None = None  # the forum topic to write in; None: General, or no topics
+    topic_name: str | None = None
     merged_ids: tuple[int, ...] = ()  # the outbox rows told by this one message, when several
 
     @property
@@ -168,8 +171,10 @@ SHIPMENT_COLUMNS = (
 )
 SHIPMENT_WIDTH = 15
 FOLLOWED_COLUMNS = (
-    f"{SHIPMENT_COLUMNS}, s.label, s.added_by, s.added_by_name, s.added_at, s.muted, s.archived_at"
+    f"{SHIPMENT_COLUMNS}, s.label, s.added_by, s.added_by_name, s.added_at, s.muted, "
+    "s.archived_at, s.thread_id"
 )
+FOLLOWED_WIDTH = SHIPMENT_WIDTH + 7
 
 
 def shipment_of(row: Sequence[Any]) -> Shipment:
@@ -194,9 +199,18 @@ def shipment_of(row: Sequence[Any]) -> Shipment:
 
 
 def followed_of(row: Sequence[Any]) -> Followed:
-    label, added_by, added_by_name, added_at, muted, archived_at = row[SHIPMENT_WIDTH:]
+    label, added_by, added_by_name, added_at, muted, archived_at, thread_id = row[
+        SHIPMENT_WIDTH:FOLLOWED_WIDTH
+    ]
     return Followed(
-        shipment_of(row), label, added_by, added_by_name, added_at, bool(muted), archived_at
+        shipment_of(row),
+        label,
+        added_by,
+        added_by_name,
+        added_at,
+        bool(muted),
+        archived_at,
+        thread_id,
     )
 
 

@@ -13,10 +13,16 @@ from bot.storage.records import DeskRow, Gauges, Totals, desk_row_of
 class Reports(Repository):
     """Counts and whole-chat reads; nothing here is on the poll cycle's path."""
 
-    async def desk_rows(self, chat_id: int, *, archived: bool) -> list[DeskRow]:
+    async def desk_rows(
+        self, chat_id: int, *, archived: bool, thread_id: int | None = None
+    ) -> list[DeskRow]:
         """Every shipment the chat follows with its newest event, in one query; archived
-        subscriptions only when `archived` is true."""
+        subscriptions only when `archived` is true; only forum topic `thread_id`'s if given."""
         where = "" if archived else "AND s.archived_at IS NULL"
+        params: tuple[int, ...] = (chat_id,)
+        if thread_id is not None:
+            where += " AND s.thread_id=?"
+            params = (chat_id, thread_id)
         rows = await self._fetchall(
             "SELECT sh.code, sh.courier, s.label, sh.status, sh.substatus, sh.registered = -1, "
             "sh.latest_event_at, sh.last_change_at, s.added_by_name, s.added_at, "
@@ -27,7 +33,7 @@ class Reports(Repository):
             "LEFT JOIN events e ON e.id = (SELECT id FROM events WHERE shipment_id = sh.id "
             "    ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT 1) "
             f"WHERE s.chat_id=? {where} ORDER BY s.added_at, sh.code, sh.id",
-            (chat_id,),
+            params,
         )
         return [desk_row_of(r) for r in rows]
 

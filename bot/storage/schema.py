@@ -142,6 +142,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE shipments ADD COLUMN signed_by TEXT;
     ALTER TABLE shipments ADD COLUMN transit_days INTEGER;
     """,
+    # v7: forum topics. A group's shipment belongs to the topic it was added in (NULL: the
+    # General topic, or a group without topics); topic names as the bot last saw them. And
+    # who added what, indexed: inline mode lists a user's shipments across every chat.
+    """
+    ALTER TABLE subscriptions ADD COLUMN thread_id INTEGER;
+    CREATE INDEX subscriptions_by_adder ON subscriptions(added_by);
+    CREATE TABLE forum_topics (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        thread_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (chat_id, thread_id)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -31,6 +31,9 @@ _PENDING_NOTE = {
 }
 
 
+_FOLLOWED_BEFORE = (FollowOutcome.ALREADY, FollowOutcome.MOVED)
+
+
 def follow_results(
     t: Translator,
     results: Sequence[FollowResult],
@@ -72,7 +75,9 @@ def _follow_line(t: Translator, result: FollowResult, max_shipments: int) -> str
         if shipment
         else status_with_emoji(t, None)
     )
-    key = "track.added" if result.outcome == FollowOutcome.ADDED else "track.already"
+    key = {FollowOutcome.ADDED: "track.added", FollowOutcome.MOVED: "track.moved_topic"}.get(
+        result.outcome, "track.already"
+    )
     line = t(key, title=name, status=status)
     if shipment:
         more = delivery_lines(t, shipment.status, shipment.expected_delivery, shipment.signed_by)
@@ -115,7 +120,7 @@ def bulk_summary(
         t(
             "bulk.counts",
             added=len(added),
-            already=sum(r.outcome == FollowOutcome.ALREADY for r in results),
+            already=sum(r.outcome in _FOLLOWED_BEFORE for r in results),
             refused=refused,
         ),
     ]
@@ -183,7 +188,7 @@ def _bulk_notes(t: Translator, results: Sequence[FollowResult]) -> list[str]:
     truncated = sum(
         r.entry.label_truncated
         for r in results
-        if r.outcome in (FollowOutcome.ADDED, FollowOutcome.ALREADY)
+        if r.outcome in (FollowOutcome.ADDED, *_FOLLOWED_BEFORE)
     )
     notes: list[str] = [
         t.plural(_PENDING_NOTE[reason], count)

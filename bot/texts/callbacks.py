@@ -33,9 +33,18 @@ class Action(StrEnum):
     LIST_PAGE = "l"
     ARCHIVED_PAGE = "la"
     FIND_PAGE = "f"  # the query is the message the answer replies to
+    # On the offer of codes read from a photo: `<action>:<0-based line of the offer>`.
+    PHOTO_FOLLOW = "pf"
+    PHOTO_IGNORE = "pi"
 
 
-SHIPMENT_ACTIONS = frozenset(Action) - {Action.LIST_PAGE, Action.ARCHIVED_PAGE, Action.FIND_PAGE}
+SHIPMENT_ACTIONS = frozenset(Action) - {
+    Action.LIST_PAGE,
+    Action.ARCHIVED_PAGE,
+    Action.FIND_PAGE,
+    Action.PHOTO_FOLLOW,
+    Action.PHOTO_IGNORE,
+}
 
 
 class Pressed(NamedTuple):

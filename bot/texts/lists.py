@@ -14,6 +14,7 @@ from bot.texts.i18n import Html, Translator
 from bot.texts.keyboards import list_keyboard
 from bot.texts.message import fit, join_lines
 from bot.texts.shipments import local_time, status_emoji, title
+from bot.texts.topics import scope_note
 
 LIST_PAGE_SIZE = 10
 # /list shows what needs attention first, delivered last ("": no status yet); shown
@@ -52,17 +53,25 @@ def list_rank(item: Followed) -> tuple[int, str]:
 
 
 def followed_page(
-    t: Translator, followed: Sequence[Followed], page: int, *, archived: bool = False
+    t: Translator,
+    followed: Sequence[Followed],
+    page: int,
+    *,
+    archived: bool = False,
+    in_topic: bool = False,
 ) -> Page:
-    """One page of /list (or /archived): grouped by status, what needs attention first."""
+    """One page of /list (or /archived): grouped by status, what needs attention first;
+    `in_topic`: one forum topic's shipments, said under the header."""
+    scope = [scope_note(t)] if in_topic else []
     if not followed:
-        return Page(t("archived.empty" if archived else "list.empty"), None, 0)
+        empty = t("archived.empty" if archived else "list.empty")
+        return Page(join_lines([empty, *scope]), None, 0)
     ordered = sorted(followed, key=list_rank)
     pages = max(1, -(-len(ordered) // LIST_PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = ordered[page * LIST_PAGE_SIZE : (page + 1) * LIST_PAGE_SIZE]
     header = t.plural("archived.header" if archived else "list.header", len(ordered))
-    lines: list[str] = [header]
+    lines: list[str] = [header, *scope]
     if pages > 1:
         lines.append(t("list.page", page=page + 1, pages=pages))
     counts = Counter(_shown(item) for item in ordered)

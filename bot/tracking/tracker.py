@@ -22,7 +22,7 @@ from bot.carrier import (
     TrackingMoreClient,
 )
 from bot.core.codes import Entry
-from bot.storage import Shipment, Storage
+from bot.storage import Followed, Shipment, Storage
 from bot.tracking.couriers import CourierDirectory
 from bot.tracking.recorder import ChangeRecorder
 from bot.tracking.registrar import PendingReason, Registrar
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 class FollowOutcome(StrEnum):
     ADDED = "added"
     ALREADY = "already"
+    MOVED = "moved"  # followed already, in another forum topic: now in this one
     REFUSED_BY_CARRIER = "refused_by_carrier"
     OVER_LIMIT = "over_limit"
 
@@ -51,6 +52,7 @@ class Requester:
     chat_id: int
     user_id: int | None
     user_name: str | None
+    thread_id: int | None = None  # the forum topic asked in; None: General, or no topics
 
 
 class Tracker:
@@ -92,12 +94,16 @@ class Tracker:
                 results.append(FollowResult(entry, FollowOutcome.OVER_LIMIT))
                 continue
             shipment, is_new = await self._storage.follows.follow(
-                who.chat_id, entry.courier, entry.code, entry.label, who.user_id, who.user_name
+                who.chat_id,
+                entry.courier,
+                entry.code,
+                entry.label,
+                who.user_id,
+                who.user_name,
+                thread_id=who.thread_id,
             )
             room -= int(is_new)
-            results.append(
-                FollowResult(entry, FollowOutcome.ADDED if is_new else FollowOutcome.ALREADY)
-            )
+            results.append(FollowResult(entry, _outcome(is_new, existing, who.thread_id)))
             if not shipment.registered:
                 to_register[(shipment.courier, shipment.code)] = shipment
         # TrackingMore's 3 creations/s alone take this long for a big list: waited for too.
@@ -152,3 +158,11 @@ class Tracker:
         shipment = await self._storage.shipments.get_shipment(*key)
         reason = pending.get(key)
         return FollowResult(result.entry, result.outcome, shipment, reason is not None, reason)
+
+
+def _outcome(is_new: bool, existing: Followed | None, thread_id: int | None) -> FollowOutcome:
+    if is_new:
+        return FollowOutcome.ADDED
+    if existing is not None and existing.thread_id != thread_id:
+        return FollowOutcome.MOVED
+    return FollowOutcome.ALREADY

@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from . import BackgroundServer, TokenBucket, take_all_or_wait
+from .forums import Forums
 
 JSON = dict[str, Any]
 
@@ -28,6 +29,8 @@ MAX_POLL_SECONDS = 5.0
 DEFAULT_GROUP_USER_ID = 424242
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+PHOTO_SIDES = (90, 320, 800, 1280, 2560)  # the sizes Telegram makes of a photo, up to 2560 px
 # What Telegram answers the getUpdates a newer one terminated (from any client).
 GET_UPDATES_CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
@@ -80,6 +83,11 @@ _HTML_TAGS = frozenset(
 _TAG_RE = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
 _COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]{1,32}(@\w+)?")
 _BOT_COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+_START_PARAMETER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# answerInlineQuery: how long a query may wait for its answer, and what one answer holds.
+INLINE_ANSWER_SECONDS = 10.0
+MAX_INLINE_RESULTS = 50
+MAX_INLINE_RESULT_ID_BYTES = 64
 _ADMIN_RIGHTS = {
     "can_be_edited": False,
     "is_anonymous": False,
@@ -287,6 +295,26 @@ def _command_entities(text: str) -> JSON:
     return {"entities": [{"type": "bot_command", "offset": 0, "length": _utf16_len(match[0])}]}
 
 
+def _photo_sizes(image_bytes: bytes) -> list[tuple[int, int, bytes]]:
+    """(width, height, JPEG) of each size Telegram would make of a photo, smallest first."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(image_bytes)) as opened:
+        image = opened.convert("RGB")
+    sizes = []
+    for side in PHOTO_SIDES:
+        scaled = image.copy()
+        scaled.thumbnail((side, side))
+        out = io.BytesIO()
+        scaled.save(out, "JPEG", quality=87)
+        sizes.append((scaled.width, scaled.height, out.getvalue()))
+        if max(image.size) <= side:
+            break
+    return sizes
+
+
 def _check_html(text: str) -> None:
     """Reject what Telegram rejects most often: unsupported tags and unbalanced end tags."""
     open_tags: list[str] = []
@@ -329,6 +357,35 @@ def _reply_to_id(params: JSON) -> int | None:
     return None if value is None else int(value)
 
 
+def _check_inline_results(results: list[Any]) -> None:
+    seen: set[str] = set()
+    for result in results:
+        if not isinstance(result, dict) or not result.get("type"):
+            raise _bad_request("RESULT_TYPE_INVALID")
+        result_id = str(result.get("id") or "")
+        if not result_id or len(result_id.encode()) > MAX_INLINE_RESULT_ID_BYTES:
+            raise _bad_request("RESULT_ID_INVALID")
+        if result_id in seen:
+            raise _bad_request("RESULT_ID_DUPLICATE")
+        seen.add(result_id)
+        if result["type"] == "article" and not str(result.get("title") or "").strip():
+            raise _bad_request("RESULT_TITLE_EMPTY")
+        content = result.get("input_message_content")
+        if isinstance(content, dict) and "message_text" in content:
+            text = str(content["message_text"])
+            if not text.strip():
+                raise _bad_request("message text is empty")
+            _check_text(text, content.get("parse_mode"), limit=MAX_TEXT_LENGTH, what="message")
+
+
+def _check_inline_button(button: Any) -> None:
+    if not isinstance(button, dict) or not str(button.get("text") or "").strip():
+        raise _bad_request("BUTTON_TEXT_INVALID")
+    start = button.get("start_parameter")
+    if start is not None and not _START_PARAMETER_RE.fullmatch(str(start)):
+        raise _bad_request("START_PARAM_INVALID")
+
+
 def _update_type(update: JSON) -> str:
     return next((key for key in update if key != "update_id"), "")
 
@@ -357,6 +414,7 @@ class FakeTelegram(BackgroundServer):
         self._update_ids = count(1)
         self._upload_ids = count(1)
         self._callback_ids = count(1)
+        self._inline_ids = count(1)
         self._updates: list[JSON] = []
         self._allowed_updates: list[str] = []
         self._webhook_url = ""
@@ -370,6 +428,8 @@ class FakeTelegram(BackgroundServer):
         self._failed: list[JSON] = []
         self._callbacks: set[str] = set()
         self._answers: list[JSON] = []
+        self._inline_queries: dict[str, float] = {}  # id → when asked (monotonic)
+        self._inline_answers: list[JSON] = []
         self._commands: dict[str, JSON] = {}
         self._admins: dict[int, list[int]] = {}
         self._creators: dict[int, int] = {}
@@ -385,6 +445,7 @@ class FakeTelegram(BackgroundServer):
         self._dropped = 0
         self._poll: _Poll | None = None  # the getUpdates in progress, if any
         self._conflicts = 0
+        self._forums = Forums()
 
     # -- URLs ------------------------------------------------------------------------------
 
@@ -530,6 +591,12 @@ class FakeTelegram(BackgroundServer):
         chat_id = params.get("chat_id")
         if chat_id in self._migrations:
             raise _migrated(self._migrations[chat_id])
+        if method.startswith(("send", "copy", "forward")) and (
+            refusal := self._forums.refusal(
+                _as_int(chat_id, "chat"), params.get("message_thread_id")
+            )
+        ):
+            raise _bad_request(refusal)
         if chat_id in self._blocked and method.startswith(("send", "edit", "copy", "forward")):
             raise _forbidden(
                 "bot was blocked by the user"
@@ -563,6 +630,7 @@ class FakeTelegram(BackgroundServer):
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
+            "answerInlineQuery": self._answer_inline_query,
             "sendDocument": self._send_document,
             "getFile": self._get_file,
             "sendChatAction": self._true,
@@ -584,7 +652,7 @@ class FakeTelegram(BackgroundServer):
             **self.bot_user,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": True,
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
@@ -790,10 +858,49 @@ class FakeTelegram(BackgroundServer):
         )
         return True
 
+    def _answer_inline_query(self, params: JSON, _uploads: dict[str, Upload]) -> bool:
+        """Validated as Telegram does: a known query answered once, within ~10 s; at most 50
+        results with unique ids of at most 64 bytes; each text 1-4096 characters of valid
+        HTML; a button with a start parameter of A-Z a-z 0-9 _ - (1-64)."""
+        query_id = str(params.get("inline_query_id"))
+        asked = self._inline_queries.get(query_id)
+        if asked is None or time.monotonic() - asked > INLINE_ANSWER_SECONDS:
+            raise _bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        results = params.get("results")
+        if not isinstance(results, list):
+            raise _bad_request("can't parse inline query results JSON object")
+        if len(results) > MAX_INLINE_RESULTS:
+            raise _bad_request("RESULTS_TOO_MUCH")
+        _check_inline_results(results)
+        next_offset = "" if params.get("next_offset") is None else str(params["next_offset"])
+        if len(next_offset.encode()) > 64:
+            raise _bad_request("NEXT_OFFSET_INVALID")
+        button = params.get("button")
+        if button is not None:
+            _check_inline_button(button)
+        del self._inline_queries[query_id]
+        self._inline_answers.append(
+            {
+                "inline_query_id": query_id,
+                "results": results,
+                "cache_time": params.get("cache_time"),
+                "is_personal": bool(params.get("is_personal")),
+                "next_offset": next_offset,
+                "button": button,
+                "params": params,
+                "time": time.monotonic(),
+            }
+        )
+        return True
+
     def _get_file(self, params: JSON, _uploads: dict[str, Upload]) -> JSON:
         stored = self._files.get(str(params.get("file_id")))
         if stored is None:
             raise _bad_request("invalid file_id")
+        if len(stored.content) > MAX_DOWNLOAD_BYTES:  # the Bot API downloads up to 20 MB
+            raise _bad_request("file is too big")
         return stored.as_file()
 
     def _get_chat(self, params: JSON, _uploads: dict[str, Upload]) -> JSON:
@@ -861,6 +968,7 @@ class FakeTelegram(BackgroundServer):
         reply_to = _reply_to_id(params)
         if reply_to is not None and (chat_id, reply_to) in self._stored:
             content["reply_to_message"] = self._quoted(chat_id, reply_to)
+        content.update(self._forums.topic_fields(chat_id, params.get("message_thread_id")))
         return self._new_message(chat_id, self.bot_user, content)
 
     def _quoted(self, chat_id: int, message_id: int) -> JSON:
@@ -939,6 +1047,8 @@ class FakeTelegram(BackgroundServer):
         else:
             default = self._chats.get(chat_id, {}).get("title", f"Test {chat_type}")
             chat = {"id": chat_id, "type": chat_type, "title": title or default}
+            if self._forums.is_forum(chat_id):
+                chat["is_forum"] = True
         self._chats[chat_id] = chat
 
     @staticmethod
@@ -975,17 +1085,72 @@ class FakeTelegram(BackgroundServer):
         username: str | None = None,
         title: str | None = None,
         reply_to_message_id: int | None = None,
+        thread_id: int | None = None,
     ) -> JSON:
-        """A user (or, for ``chat_type="channel"``, the channel) writes ``text``."""
+        """A user (or, for ``chat_type="channel"``, the channel) writes ``text``; in forum
+        topic ``thread_id`` if given (the message quotes the topic's first one, as there)."""
         user = self._default_user(chat_id, chat_type, user_id)
         sender = self._sender(user, language_code, first_name, username)
         content: JSON = {"text": text, **_command_entities(text)}
         with self._cond:
+            if thread_id is not None:
+                topic = self._forums.get(chat_id, thread_id)
+                content.update(self._forums.topic_fields(chat_id, thread_id))
+                content["reply_to_message"] = copy.deepcopy(topic.created)
             if reply_to_message_id is not None:
                 if (chat_id, reply_to_message_id) not in self._stored:
                     raise ValueError(f"no message {reply_to_message_id} in chat {chat_id}")
                 content["reply_to_message"] = self._quoted(chat_id, reply_to_message_id)
             return self._incoming(chat_id, chat_type, sender, content, title)
+
+    # -- forum topics (Telegram's answers for closed and deleted ones: fakes/forums.py) ------
+
+    def create_forum_topic(
+        self,
+        chat_id: int,
+        name: str,
+        *,
+        user_id: int | None = None,
+        title: str = "Shop",
+        announce: bool = True,
+    ) -> int:
+        """A member opens a topic in supergroup ``chat_id`` (made a forum); the bot sees the
+        service message (unless not ``announce``: opened before the bot was there). Returns
+        the topic's ``message_thread_id``."""
+        sender = self._sender(self._default_user(chat_id, "supergroup", user_id), "en")
+        with self._cond:
+            self._forums.make_forum(chat_id)
+            self._register_chat(chat_id, "supergroup", sender, title)
+            content = self._forums.created_content(name)
+            message = self._new_message(chat_id, sender, content)
+            message.update(message_thread_id=message["message_id"], is_topic_message=True)
+            topic = self._forums.add(chat_id, copy.deepcopy(message))
+            if announce:
+                self._push_update({"message": message})
+            return topic.thread_id
+
+    def close_forum_topic(self, chat_id: int, thread_id: int, *, closed: bool = True) -> None:
+        """Closed (or reopened): Telegram refuses messages for it with TOPIC_CLOSED."""
+        with self._cond:
+            self._forums.get(chat_id, thread_id).closed = closed
+
+    def delete_forum_topic(self, chat_id: int, thread_id: int) -> None:
+        """Deleted with its messages: "message thread not found" from now on."""
+        with self._cond:
+            self._forums.get(chat_id, thread_id).deleted = True
+
+    def rename_forum_topic(
+        self, chat_id: int, thread_id: int, name: str, *, user_id: int | None = None
+    ) -> None:
+        sender = self._sender(self._default_user(chat_id, "supergroup", user_id), "en")
+        with self._cond:
+            topic = self._forums.get(chat_id, thread_id)
+            topic.name = name
+            content = {
+                "forum_topic_edited": {"name": name},
+                **self._forums.topic_fields(chat_id, thread_id),
+            }
+            self._push_update({"message": self._new_message(chat_id, sender, content)})
 
     def send_document(
         self,
@@ -1007,6 +1172,45 @@ class FakeTelegram(BackgroundServer):
             if caption is not None:
                 body["caption"] = caption
             return self._incoming(chat_id, chat_type, sender, body)
+
+    def send_photo(
+        self,
+        chat_id: int,
+        image_bytes: bytes,
+        *,
+        caption: str | None = None,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        language_code: str = "en",
+        reply_to_message_id: int | None = None,
+        title: str | None = None,
+    ) -> JSON:
+        """A user sends a picture as a photo: like Telegram, a `photo` array of JPEG sizes
+        (each side at most 90, 320, 800, 1280 and 2560 px, none larger than the picture)."""
+        sender = self._sender(self._default_user(chat_id, chat_type, user_id), language_code)
+        sizes = _photo_sizes(image_bytes)
+        with self._cond:
+            photo = []
+            for number, (width, height, jpeg) in enumerate(sizes):
+                stored = self._store_file(f"photo_{number}.jpg", jpeg, "image/jpeg")
+                photo.append(
+                    {
+                        "file_id": stored.file_id,
+                        "file_unique_id": stored.unique_id,
+                        "width": width,
+                        "height": height,
+                        "file_size": len(jpeg),
+                    }
+                )
+            body: JSON = {"photo": photo}
+            if caption is not None:
+                body["caption"] = caption
+                body.update({f"caption_{k}": v for k, v in _command_entities(caption).items()})
+            if reply_to_message_id is not None:
+                if (chat_id, reply_to_message_id) not in self._stored:
+                    raise ValueError(f"no message {reply_to_message_id} in chat {chat_id}")
+                body["reply_to_message"] = self._quoted(chat_id, reply_to_message_id)
+            return self._incoming(chat_id, chat_type, sender, body, title)
 
     def send_sticker(
         self,
@@ -1086,6 +1290,27 @@ class FakeTelegram(BackgroundServer):
                 }
             )
             return callback_id
+
+    def send_inline_query(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        offset: str = "",
+        language_code: str = "en",
+        chat_type: str = "sender",
+    ) -> str:
+        """The user types ``@bot query`` in a chat of ``chat_type``; returns the query id."""
+        sender = self._sender(user_id, language_code)
+        with self._cond:
+            query_id = f"iq-{next(self._inline_ids)}"
+            self._inline_queries[query_id] = time.monotonic()
+            self._users[user_id] = sender
+            inline: JSON = {"id": query_id, "from": sender, "query": query, "offset": offset}
+            if chat_type:
+                inline["chat_type"] = chat_type
+            self._push_update({"inline_query": inline})
+            return query_id
 
     def add_raw_update(self, update: JSON) -> JSON:
         """Queue an arbitrary update; an ``update_id`` is assigned unless present."""
@@ -1215,6 +1440,17 @@ class FakeTelegram(BackgroundServer):
                     a
                     for a in self._answers
                     if callback_id is None or a["callback_query_id"] == callback_id
+                ]
+            )
+
+    def inline_answers(self, query_id: str | None = None) -> list[JSON]:
+        """Accepted answerInlineQuery calls (of ``query_id``), in order."""
+        with self._cond:
+            return copy.deepcopy(
+                [
+                    a
+                    for a in self._inline_answers
+                    if query_id is None or a["inline_query_id"] == query_id
                 ]
             )
 
