@@ -149,6 +149,13 @@ def _migrated(new_chat_id: int) -> TelegramApiError:
     )
 
 
+# A 1×1 white PNG: what a recorded update's files hold here (their real bytes are not published).
+BLANK_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8ffff3f0005fe02fea7356b000000"
+    "0049454e44ae426082"
+)
+
 _NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
@@ -1326,7 +1333,29 @@ class FakeTelegram(BackgroundServer):
             query = update.get("callback_query")
             if isinstance(query, dict) and "id" in query:
                 self._callbacks.add(str(query["id"]))
+            self._serve_recorded_files(update)
             return self._push_update(update)
+
+    def _serve_recorded_files(self, value: Any) -> None:
+        """Every file a recorded update names (photo sizes, documents…) becomes downloadable,
+        as on Telegram, with a blank picture as its content: the bot's path for files runs."""
+        if isinstance(value, list):
+            for item in value:
+                self._serve_recorded_files(item)
+        elif isinstance(value, dict):
+            file_id = value.get("file_id")
+            if isinstance(file_id, str) and file_id not in self._files:
+                number = next(self._upload_ids)
+                self._files[file_id] = _StoredFile(
+                    file_id=file_id,
+                    unique_id=str(value.get("file_unique_id") or f"AgAD{number:06d}"),
+                    path=f"recorded/file_{number}.png",
+                    name=str(value.get("file_name") or f"file_{number}.png"),
+                    content=BLANK_PNG,
+                    mime_type="image/png",
+                )
+            for item in value.values():
+                self._serve_recorded_files(item)
 
     # -- configuration by tests ------------------------------------------------------------
 
