@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from examples import FULL_RUN_VARIABLE
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
 from harness import BotProcess, RunningBot
@@ -51,6 +53,8 @@ def _skip_sqlite_only(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Read by tests/examples.py as the test modules are imported (in every xdist worker).
+    os.environ[FULL_RUN_VARIABLE] = "1" if config.getoption("--full") else "0"
     config.addinivalue_line(
         "markers", "full: part of the full run only (`pytest --full`), not the everyday one"
     )

@@ -1,4 +1,5 @@
 import pytest
+from examples import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,7 +87,7 @@ def test_normalize(raw: str, expected: str) -> None:
 
 
 @given(st.text())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_normalize_is_idempotent(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once
@@ -119,7 +120,7 @@ def test_s10_check_digit_examples(serial: str, expected: int) -> None:
 
 
 @given(st.from_regex(r"[0-9]{8}", fullmatch=True))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_s10_check_digit_matches_the_formula(serial: str) -> None:
     assert s10_check_digit(serial) == reference_check_digit(serial)
 
@@ -178,7 +179,7 @@ def test_single_serial_typos_are_caught_exactly_when_the_formula_says_so() -> No
     st.from_regex(r"[A-Z]{2}", fullmatch=True),
     st.integers(min_value=1, max_value=9),
 )
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_changing_the_check_digit_always_refuses(
     prefix: str, serial: str, country: str, shift: int
 ) -> None:
@@ -240,7 +241,7 @@ def test_classify(raw: str, expected: CodeKind | Refusal) -> None:
         max_size=12,
     ),
 )
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_s10_code_survives_separators_between_its_characters(
     prefix: str, serial: str, country: str, separators: list[list[str]]
 ) -> None:
@@ -307,7 +308,7 @@ def test_clean_label(raw: str, expected: tuple[str | None, bool]) -> None:
 
 
 @given(st.text())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_clean_label_is_short_single_line_text(raw: str) -> None:
     label, truncated = clean_label(raw)
     assert label is None or (0 < len(label) <= MAX_LABEL_LENGTH and label == label.strip())
@@ -645,19 +646,19 @@ def check_parsed(result: ParsedCodes, max_codes: int) -> None:
 
 
 @given(messages, st.integers(min_value=0, max_value=10))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_parse_message_properties(text: str, max_codes: int) -> None:
     check_parsed(parse_message(text, max_codes=max_codes), max_codes)
 
 
 @given(messages, st.integers(min_value=0, max_value=10))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_parse_track_args_properties(text: str, max_codes: int) -> None:
     check_parsed(parse_track_args(text, max_codes=max_codes), max_codes)
 
 
 @given(st.lists(valid_codes, min_size=1, max_size=40), st.integers(min_value=0, max_value=40))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 def test_every_code_line_is_kept_or_counted(codes: list[str], max_codes: int) -> None:
     result = parse_message("\n".join(codes), max_codes=max_codes)
     distinct = list(dict.fromkeys(codes))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 
 import pytest
+from examples import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from parcels import s10
@@ -337,7 +338,7 @@ def test_a_megabyte_of_codes_is_read_within_the_bound() -> None:
     assert len(parsed.rejected) == MAX_REJECTED_ROWS  # duplicates of row 1
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=2000))
 def test_any_bytes_give_a_result_or_a_file_problem(data: bytes) -> None:
     try:
@@ -349,7 +350,7 @@ def test_any_bytes_give_a_result_or_a_file_problem(data: bytes) -> None:
     assert len(parsed.entries) <= 50
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(alphabet=st.sampled_from(f"{S10};,\t\"' \nab12-=\r"), max_size=400))
 def test_any_text_of_csv_characters_gives_a_result_or_a_file_problem(text: str) -> None:
     try:

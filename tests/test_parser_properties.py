@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from examples import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +46,7 @@ tracking = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(tracking | json_values)
 def test_parse_tracking_never_raises(obj: Any) -> None:
     snapshot = parse_tracking(obj)
@@ -56,14 +57,14 @@ def test_parse_tracking_never_raises(obj: Any) -> None:
         assert len({c.fingerprint for c in snapshot.checkpoints}) == len(snapshot.checkpoints)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(tracking | json_values, max_size=5))
 def test_parse_trackings_keeps_only_identified(items: list[Any]) -> None:
     parsed = [parse_tracking(item) for item in items]
     assert all(s.code and s.status for s in parsed if s is not None)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(json_values | st.text())
 def test_carrier_time_parser_never_raises(raw: Any) -> None:
     parsed = parse_carrier_time(raw)
