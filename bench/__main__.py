@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Callable
 
 from bench import (
+    desk,
     fan_out,
     memory,
     parsing,
@@ -51,6 +52,7 @@ PARTS: dict[str, tuple[tuple[str, ...], Part]] = {
         lambda s, e: [__import__("bench.crash_repeats").crash_repeats.row(s, e)],
     ),
     "flood": (("one user's flood",), lambda s, e: [__import__("bench.flood").flood.row(s, e)]),
+    "desk": (("desk page: shipments API", "desk page: first render"), desk.rows),
 }
 # Run only when named: minutes of seeding and polling a million subscriptions per engine.
 OPTIONAL_PARTS: dict[str, tuple[tuple[str, ...], Part]] = {

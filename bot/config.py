@@ -66,6 +66,7 @@ class Settings:
     trackingmore_webhook_secret: str = ""
     telegram_webhook_url: str = ""
     telegram_webhook_secret: str = ""
+    public_base_url: str = ""  # as set; bot.core.desk_tokens.base_url_of gives the default
     health_max_age_seconds: float = 0.0
     metrics_allow: tuple[Network, ...] = field(
         default_factory=lambda: _networks(DEFAULT_METRICS_ALLOW, "METRICS_ALLOW")
@@ -222,6 +223,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
             get("TELEGRAM_WEBHOOK_URL"), "TELEGRAM_WEBHOOK_URL"
         ).rstrip("/"),
         telegram_webhook_secret=_webhook_secret(get("TELEGRAM_WEBHOOK_SECRET")),
+        public_base_url=_optional_url(get("PUBLIC_BASE_URL"), "PUBLIC_BASE_URL").rstrip("/"),
         health_max_age_seconds=_number(
             get("HEALTH_MAX_AGE_SECONDS", "0"), "HEALTH_MAX_AGE_SECONDS", float, 0, 30 * 86400
         ),
@@ -253,8 +255,8 @@ def _required(value: str, name: str) -> str:
 
 
 def _url(value: str, name: str) -> str:
-    if not re.match(r"^https?://[^\s/]+", value):
-        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+    if not re.match(r"^https?://[^\s/?#]+[^?#]*$", value):  # no query, no fragment
+        raise ConfigError(f"{name} must be an http(s) URL (no ? or #), got {value!r}")
     return value
 
 

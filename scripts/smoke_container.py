@@ -178,6 +178,7 @@ def exercise(
 
     if "postino_notification_latency_seconds_count 1.0" not in httpx.get(f"{web}/metrics").text:
         raise SmokeFailure("/metrics does not count the one notification")
+    _check_desk_files(web)
     for command in (["health"], ["doctor"]):
         result = engine_run(engine, "exec", name, "python", "-m", "bot", *command, check=False)
         if result.returncode != 0:
@@ -193,6 +194,19 @@ def exercise(
     state = _state(engine, name)
     if state["ExitCode"] != 0 or timings["stop (SIGTERM)"] >= STOP_LIMIT_SECONDS:
         raise SmokeFailure(f"unclean stop: exit code {state['ExitCode']}")
+
+
+def _check_desk_files(web: str) -> None:
+    """The web desk's page and its files ship in the image (static files in the wheel)."""
+    for path, kind in (
+        ("/desk/", "text/html"),
+        ("/desk/static/desk.js", "javascript"),
+        ("/desk/static/desk.css", "text/css"),
+    ):
+        answer = httpx.get(f"{web}{path}", timeout=10)
+        if answer.status_code != 200 or kind not in answer.headers.get("content-type", ""):
+            raise SmokeFailure(f"GET {path}: {answer.status_code} {answer.headers}")
+    print("  web desk page and files: served")
 
 
 def _state(engine: str, name: str) -> dict[str, Any]:

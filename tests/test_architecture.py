@@ -40,8 +40,9 @@ ALLOWED: dict[str, set[str]] = {
         "imaging",
     },
     "ops": {"core", "storage", "carrier", "tracking", "config"},
+    "web": {"core", "storage", "tracking", "texts", "config"},
 }
-NO_TELEGRAM = ("core", "storage", "carrier", "tracking", "imaging")
+NO_TELEGRAM = ("core", "storage", "carrier", "tracking", "imaging", "web")
 # The classes whose instances make up the running bot: built in bot/app.py only.
 SERVICES = {
     "ChangeRecorder",

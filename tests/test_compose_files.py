@@ -209,7 +209,7 @@ def test_the_caddyfile_balances_both_replicas_on_the_webhook_paths(caddyfile: st
     assert re.search(r"^lb_policy round_robin$", code, re.MULTILINE)
     assert re.search(r"^health_uri /healthz$", code, re.MULTILINE)
     [matcher] = re.findall(r"^@webhooks path (.+)$", code, re.MULTILINE)
-    assert matcher.split() == [f"{TELEGRAM_WEBHOOK_PREFIX}*", TRACKINGMORE_PATH]
+    assert matcher.split() == [f"{TELEGRAM_WEBHOOK_PREFIX}*", TRACKINGMORE_PATH, "/desk", "/desk/*"]
     assert re.search(r"^respond 404$", code, re.MULTILINE), "nothing else is passed on"
 
 

@@ -62,6 +62,14 @@ SEEDS: dict[int, str] = {
         VALUES (-2001, 42, 'Ordini', '2026-01-02T09:31:00.000+00:00');
     UPDATE subscriptions SET thread_id = 42 WHERE chat_id = -2001;
     """,
+    8: """
+    INSERT INTO desk_links (token_hash, chat_id, user_id, user_name, created_at, expires_at)
+        VALUES ('ab12', 1001, 1001, 'Ada', '2026-01-02T09:31:00.000+00:00',
+                '2026-01-02T09:41:00.000+00:00');
+    INSERT INTO desk_sessions (id_hash, chat_id, user_id, user_name, created_at, last_seen_at)
+        VALUES ('cd34', -2001, 5, 'Bo', '2026-01-02T09:31:00.000+00:00',
+                '2026-01-02T09:31:00.000+00:00');
+    """,
 }
 
 

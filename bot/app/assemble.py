@@ -11,6 +11,7 @@ import logging
 import signal
 from datetime import timedelta
 
+from bot.app.desk import desk_app
 from bot.app.running import ALLOWED_UPDATES, Postino
 from bot.app.startup import (
     PTBApplication,
@@ -185,6 +186,7 @@ def _assemble(
             first_update_sighting=storage.coordination.first_sighting_of_update,
             first_push_sighting=storage.coordination.first_sighting_of_push,
             replicas=leadership.replicas if shared else None,
+            desk=desk_app(settings, storage, tracker, access, application.bot),
         )
     telegram_webhook = (
         TelegramWebhook(application.bot, settings, ALLOWED_UPDATES)

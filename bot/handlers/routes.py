@@ -20,7 +20,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import buttons, desk, photos, topics
+from bot.handlers import buttons, desk, deskweb, photos, topics
 from bot.handlers.access import access_gate
 from bot.handlers.admin import stats_command
 from bot.handlers.buttons import named_by_reply
@@ -52,6 +52,7 @@ COMMANDS = (
     "archived",
     "summary",
     "export",
+    "desk",
     "import",
     "digest",
     "notify",
@@ -123,6 +124,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     reply_to_bot = filters.REPLY & filters.TEXT & ~filters.COMMAND & new & RepliesToBot(bot_id)
     application.add_handler(MessageHandler(reply_to_bot, named_by_reply))
     desk.register(application)  # before not_text: private documents are imports
+    deskweb.register(application)  # /desk: the web desk's login link
     private = filters.ChatType.PRIVATE & new
     application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, plain_text))
     application.add_handler(

@@ -50,6 +50,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "TRACKINGMORE_WEBHOOK_SECRET",
             "TELEGRAM_WEBHOOK_URL",
             "TELEGRAM_WEBHOOK_SECRET",
+            "PUBLIC_BASE_URL",
             "HEALTH_MAX_AGE_SECONDS",
             "METRICS_ALLOW",
         ),

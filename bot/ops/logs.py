@@ -14,6 +14,8 @@ from collections.abc import Iterable
 # `bot<digits>:<secret>` as it appears in Bot API URLs, and a bare token anywhere.
 _TOKEN_PATTERN = re.compile(r"(bot)?\d{3,20}:[A-Za-z0-9_-]{20,100}")
 REDACTED = "[REDACTED]"
+# The web desk's login links (PTB logs the buttons it sends at DEBUG): single use, but secret.
+_DESK_LINK_PATTERN = re.compile(r"(/desk/login/)[A-Za-z0-9_-]{8,}")
 
 
 class RedactingFormatter(logging.Formatter):
@@ -32,6 +34,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
+    text = _DESK_LINK_PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
     return _TOKEN_PATTERN.sub(lambda m: (m.group(1) or "") + REDACTED, text)
 
 

@@ -9,6 +9,8 @@
   with replicas (PostgreSQL), every replica heard from in the last minute with its role. A
   standby is healthy while it keeps checking for the lead (it neither polls nor long-polls).
 - `GET /metrics`: Prometheus text.
+- `/desk/…`: the web desk (its page and JSON API), when the composition root gives one
+  (`desk`: it builds the aiohttp sub-application; ops knows nothing of it).
 
 At the edge (`_edge`, before any handler): unknown paths get 404 and wrong methods 405;
 `/healthz` and `/metrics` answer only METRICS_ALLOW (others get 403); a body over 1 MB gets
@@ -63,6 +65,8 @@ ScrapeSource = Callable[[], Awaitable[ScrapeInputs]]
 UpdateSighting = Callable[[int], Awaitable[bool]]  # True the first time an update_id is seen
 PushSighting = Callable[[str], Awaitable[bool]]  # True the first time a push's key is seen
 ReplicaList = Callable[[], Awaitable[list[Replica]]]
+DeskApp = Callable[[], web.Application]  # builds the desk's sub-application, mounted at /desk/
+DESK_PREFIX = "/desk"
 REPLICAS_TIMEOUT_SECONDS = 3.0
 
 
@@ -80,6 +84,7 @@ class WebServer:
         first_update_sighting: UpdateSighting | None = None,
         first_push_sighting: PushSighting | None = None,
         replicas: ReplicaList | None = None,
+        desk: DeskApp | None = None,
     ) -> None:
         """`first_update_sighting` and `first_push_sighting` (storage.coordination's
         `first_sighting_of_update` and `first_sighting_of_push`) are every replica's memory
@@ -95,6 +100,7 @@ class WebServer:
         self._scrape = scrape
         self._first_update_sighting = first_update_sighting
         self._replicas = replicas
+        self._desk = desk
         self._guard = PushGuard(
             self._settings.trackingmore_webhook_secret, first_sighting=first_push_sighting
         )
@@ -111,6 +117,9 @@ class WebServer:
             app.router.add_post(TRACKINGMORE_PATH, self._trackingmore_push)
         if self._settings.telegram_webhook_url:
             app.router.add_post(self._settings.telegram_webhook_path, self._telegram_update)
+        if self._desk is not None:
+            app.router.add_get(DESK_PREFIX, _to_desk)
+            app.add_subapp(DESK_PREFIX + "/", self._desk())
         return app
 
     async def start(self) -> None:
@@ -305,6 +314,11 @@ class WebServer:
 
 async def _without_server_header(_request: web.Request, response: web.StreamResponse) -> None:
     response.headers.pop("Server", None)
+
+
+async def _to_desk(_request: web.Request) -> web.Response:
+    # Relative: behind a proxy that serves the bot under a path, it stays under that path.
+    return web.Response(status=HTTPStatus.PERMANENT_REDIRECT, headers={"Location": "desk/"})
 
 
 def _trackings_in(body: bytes) -> list[Any] | None:

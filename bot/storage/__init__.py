@@ -10,7 +10,8 @@ Knows nothing of Telegram or TrackingMore. The same SQL on both engines (see `co
 - `outbox`: the notifications waiting for Telegram;
 - `reports`: whole-chat reads for the desk reports and the operators;
 - `coordination`: what replicas agree on (updates and pushes taken, flood windows, roles);
-- `topics`: forum topics' names, and a deleted topic's shipments moved to General.
+- `topics`: forum topics' names, and a deleted topic's shipments moved to General;
+- `desk`: the web desk's login links and sessions, and the rows its page shows.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.storage.changes import Changes
 from bot.storage.chats import Chats
 from bot.storage.coordination import Coordination
 from bot.storage.database import Database, StorageOpenError
+from bot.storage.desk import DeskAccess
 from bot.storage.follows import Follows
 from bot.storage.outbox import Outbox
 from bot.storage.postgres import PostgresDatabase
@@ -73,6 +75,7 @@ class Storage:
         self.reports = Reports(database)
         self.coordination = Coordination(database)
         self.topics = Topics(database)
+        self.desk = DeskAccess(database)
 
     @classmethod
     async def open(cls, where: Path | str) -> Storage:

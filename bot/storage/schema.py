@@ -156,6 +156,29 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (chat_id, thread_id)
     );
     """,
+    # v8: the web desk: single-use login links and browser sessions, each bound to one chat
+    # and one user; only hashes (SHA-256) of the link tokens and session ids are stored.
+    """
+    CREATE TABLE desk_links (
+        token_hash TEXT NOT NULL PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        user_name TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+    );
+    CREATE INDEX desk_links_by_expiry ON desk_links(expires_at);
+    CREATE TABLE desk_sessions (
+        id_hash TEXT NOT NULL PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        user_name TEXT,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL
+    );
+    CREATE INDEX desk_sessions_by_use ON desk_sessions(last_seen_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -104,6 +104,19 @@ class Translator:
             logger.error("missing translation %r for %s", key, self.language)
         return template
 
+    def templates(self, prefix: str) -> dict[str, str]:
+        """Every key starting with `prefix` and its text as written (placeholders kept):
+        what a page fills in itself. A plural key gives `key` and `key.plural`."""
+        catalog: dict[object, str] = getattr(self._catalog, "_catalog", {})
+        found: dict[str, str] = {}
+        for key, text in catalog.items():
+            if isinstance(key, tuple):  # a plural form: (msgid, index)
+                msgid, index = key
+                key = msgid if index == 0 else f"{msgid}.plural"
+            if isinstance(key, str) and key.startswith(prefix):
+                found[key] = text
+        return dict(sorted(found.items()))
+
     def plural(self, key: str, count: int, **values: object) -> Html:
         template = self._catalog.ngettext(key, key + ".plural", count)
         return Html(template.format(count=count, **{k: escape(v) for k, v in values.items()}))

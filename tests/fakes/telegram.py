@@ -170,6 +170,8 @@ _ERROR_FACTORIES: dict[str, Callable[[str], TelegramApiError]] = {
     ),
     "not_modified": lambda _: _bad_request(_NOT_MODIFIED),
     "server_error": lambda _: TelegramApiError(500, "Internal Server Error"),
+    # What Telegram answers for a button to an address it will not link (LAN, localhost).
+    "button_url": lambda url: _bad_request(f"inline keyboard button URL '{url}' is invalid"),
 }
 
 
@@ -453,6 +455,7 @@ class FakeTelegram(BackgroundServer):
         self._poll: _Poll | None = None  # the getUpdates in progress, if any
         self._conflicts = 0
         self._forums = Forums()
+        self._gone_members: dict[int, set[int]] = {}
 
     # -- URLs ------------------------------------------------------------------------------
 
@@ -932,6 +935,8 @@ class FakeTelegram(BackgroundServer):
 
     def _member(self, chat_id: int, user_id: int) -> JSON:
         user = self._user(user_id)
+        if user_id in self._gone_members.get(chat_id, set()):
+            return {"status": "left", "user": user}
         if self._creators.get(chat_id) == user_id:
             return {"status": "creator", "user": user, "is_anonymous": False}
         if user_id in self._admins.get(chat_id, []):
@@ -1369,6 +1374,14 @@ class FakeTelegram(BackgroundServer):
                 self._creators.pop(chat_id, None)
             else:
                 self._creators[chat_id] = creator
+
+    def leave_chat(self, chat_id: int, user_id: int) -> None:
+        """The user leaves (or is removed from) the group: getChatMember says "left"."""
+        with self._cond:
+            self._gone_members.setdefault(chat_id, set()).add(user_id)
+            admins = self._admins.get(chat_id, [])
+            if user_id in admins:
+                admins.remove(user_id)
 
     def fail_next(
         self, method: str, error: str, *, chat_id: int | None = None, times: int = 1

@@ -1,0 +1,50 @@
+"""The answer to codes added from the page: what was added, what was followed already, what
+was refused and why, and the summary the chat would have been told (as plain text)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.core.message_codes import ParsedCodes
+from bot.texts.answers import bulk_summary
+from bot.texts.couriers import courier_name
+from bot.texts.i18n import Translator
+from bot.tracking.tracker import FollowOutcome, FollowResult
+from bot.web.rows import plain
+
+_ALREADY = (FollowOutcome.ALREADY, FollowOutcome.MOVED)
+
+
+def add_answer(
+    t: Translator, parsed: ParsedCodes, results: Sequence[FollowResult], max_shipments: int
+) -> dict[str, Any]:
+    refused: list[dict[str, str]] = [
+        {"text": r.text, "reason": plain(t(f"bulk.reason.{r.reason.value}"))}
+        for r in parsed.rejected
+    ]
+    for result in results:
+        entry = result.entry
+        if result.outcome == FollowOutcome.REFUSED_BY_CARRIER:
+            reason = t("bulk.reason.refused_by_carrier", courier=courier_name(entry.courier))
+            refused.append({"text": entry.code, "reason": plain(reason)})
+        elif result.outcome == FollowOutcome.OVER_LIMIT:
+            reason = t("webdesk.over_limit", limit=max_shipments)
+            refused.append({"text": entry.code, "reason": plain(reason)})
+    footer = (
+        [t("track.overflow", limit=len(parsed.entries), count=parsed.overflow)]
+        if parsed.overflow
+        else []
+    )
+    if results or parsed.rejected:
+        summary = bulk_summary(
+            t, results, parsed.rejected, max_shipments=max_shipments, footer=footer
+        )
+    else:
+        summary = t("webdesk.no_codes")
+    return {
+        "added": [r.entry.code for r in results if r.outcome == FollowOutcome.ADDED],
+        "already": [r.entry.code for r in results if r.outcome in _ALREADY],
+        "refused": refused,
+        "summary": plain(summary),
+    }
