@@ -13,6 +13,7 @@ from bot.core.flood import USER_UPDATES_LIMIT
 from bot.core.shipments import Checkpoint, Snapshot
 from bot.core.times import iso_utc, utcnow
 from bot.storage import SCHEMA_VERSION, Storage
+from bot.storage.desk import DeskGrant
 
 CODE = "RR123456785IT"
 POSTE = "poste-italiane"
@@ -174,8 +175,11 @@ async def test_migrate_chat_moves_subscriptions_and_pending(storage: Storage) ->
     await storage.chats.set_chat_language(-100, "en")
     await storage.follows.follow(-100, POSTE, CODE, "box", None, None)
     await storage.changes.ingest([snapshot("transit")])
+    await storage.desk.add_session("h1", DeskGrant(-100, 7, "Bo"))
     await storage.chats.migrate_chat(-100, -1001234)
     assert await storage.chats.get_chat(-100) is None
+    session = await storage.desk.session("h1", utcnow() - timedelta(hours=1))
+    assert session is not None and session.chat_id == -1001234  # the web desk follows
     moved = await storage.chats.get_chat(-1001234)
     assert moved is not None and moved.language == "en" and moved.type == "supergroup"
     assert (await storage.follows.get_followed(-1001234, CODE)).label == "box"  # type: ignore[union-attr]

@@ -68,6 +68,10 @@ class Chats(Repository):
     async def migrate_chat(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: everything of the old id moves to the new one."""
         async with self._transaction() as db:
+            for desk_table in ("desk_links", "desk_sessions"):  # web desk sessions follow
+                await db.execute(
+                    f"UPDATE {desk_table} SET chat_id=? WHERE chat_id=?", (new_id, old_id)
+                )
             async with db.execute("SELECT 1 FROM chats WHERE id=?", (new_id,)) as cursor:
                 exists = await cursor.fetchone() is not None
             if not exists:
