@@ -148,9 +148,11 @@ def test_the_rows_carry_an_etag_and_polling_gets_304_until_something_changes(
 ) -> None:
     follow(fake_tg, ALICE, A, B)
     client = session(desk, desk_link(fake_tg, ALICE))
-    first = client.get(f"/desk/api/chats/{ALICE}/shipments")
+    first = client.get(f"/desk/api/chats/{ALICE}/shipments", headers={"Accept-Encoding": "gzip"})
     etag = first.headers["etag"]
-    assert etag == f'"{first.json()["revision"]}"'
+    assert etag == f'W/"{first.json()["revision"]}"'  # weak: sent gzipped or not
+    assert first.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in first.headers.get("vary", "")
     same = client.get(f"/desk/api/chats/{ALICE}/shipments", headers={"If-None-Match": etag})
     assert same.status_code == 304 and same.content == b""
     ask(fake_tg, ALICE, f"{A} Regalo")  # a name given in the chat

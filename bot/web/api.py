@@ -8,6 +8,7 @@ Mini App is for; what it does goes through the chat's own code paths (the tracke
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -202,17 +203,27 @@ class DeskApi:
             user_id=user_id,
             can_manage=can_manage,
         )
-        etag = f'"{revision}"'
+        # Weak: the same rows go out gzipped or not, byte for byte different.
+        etag = f'W/"{revision}"'
         headers = {"ETag": etag, "Cache-Control": "no-cache, private"}
-        given = asked.request.headers.get("If-None-Match", "")
-        if etag in [tag.strip() for tag in given.split(",")] or given.strip() == revision:
+        given = [
+            tag.strip().removeprefix("W/")
+            for tag in asked.request.headers.get("If-None-Match", "").split(",")
+        ]
+        if f'"{revision}"' in given or revision in given:
             return web.Response(status=304, headers=headers)
         # Read after the revision: a change in between shows now and moves the next revision.
         entries = await self.deps.storage.desk.entries(asked.chat_id)
         shown = rows.rows_of(asked.t, entries, user_id=user_id, can_manage=can_manage)
         rows_json = json.dumps(shown, ensure_ascii=False, separators=(",", ":"))
-        body = f'{{"rows":{rows_json},"revision":"{revision}"}}'
-        return web.Response(text=body, content_type="application/json", headers=headers)
+        body = f'{{"rows":{rows_json},"revision":"{revision}"}}'.encode()
+        headers["Vary"] = "Accept-Encoding"
+        if "gzip" in asked.request.headers.get("Accept-Encoding", "").lower():
+            # 2,000 rows are 1.3 MB of JSON, a phone's whole page: gzip's fastest level takes
+            # them to about a tenth in a few milliseconds (the default level costs ~10x more).
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, content_type="application/json", headers=headers)
 
     async def timeline(self, asked: Asked) -> web.StreamResponse:
         followed = await self._followed(asked)
