@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from telegram import Message, Update
@@ -46,6 +47,16 @@ def topic_of(message: Message | None) -> int | None:
     if message is None or not message.is_topic_message:
         return None
     return message.message_thread_id
+
+
+def addressed_to_us(command: re.Pattern[str], text: str, bot_username: str | None) -> bool:
+    """`text` starts with the command `command` matches, bare or `@thisbot` (group 1 the
+    name after `@`), not `@anotherbot`."""
+    match = command.match(text)
+    if match is None:
+        return False
+    named = match.group(1)
+    return named is None or named.lower() == (bot_username or "").lower()
 
 
 def command_argument(context: Context) -> str:

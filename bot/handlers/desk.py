@@ -21,6 +21,7 @@ from bot.core.codefile import MAX_IMPORT_BYTES, parse_import, shown_text
 from bot.core.textfile import UnreadableFile
 from bot.core.times import parse_clock, rome_clock, utcnow
 from bot.handlers.common import (
+    addressed_to_us,
     chat_translator,
     command_argument,
     may_manage_chat,
@@ -65,21 +66,13 @@ def is_importable(document: Document) -> bool:
     return (document.mime_type or "").lower() in IMPORT_MIME_TYPES
 
 
-def addressed_to_us(caption: str, bot_username: str | None) -> bool:
-    """`/import` or `/import@thisbot`, not `/import@anotherbot`."""
-    match = IMPORT_CAPTION_RE.match(caption)
-    if match is None:
-        return False
-    named = match.group(1)
-    return named is None or named.lower() == (bot_username or "").lower()
-
-
 async def import_document(update: Update, context: Context) -> None:
     """A document in a private chat, or one captioned /import in a group."""
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and message.document is not None and chat is not None
     in_group = chat.type != ChatType.PRIVATE
-    if in_group and not addressed_to_us(message.caption or "", context.bot.username):
+    caption = message.caption or ""
+    if in_group and not addressed_to_us(IMPORT_CAPTION_RE, caption, context.bot.username):
         return
     t = await chat_translator(update, context)
     await import_file(update, context, t, message.document)

@@ -31,7 +31,7 @@ from bot.core.codes import Refusal, clean_text, rejected
 from bot.core.message_codes import ParsedCodes, parse_track_args
 from bot.core.scanned import sort_codes
 from bot.handlers import buttons
-from bot.handlers.common import chat_translator, reply, topic_of
+from bot.handlers.common import addressed_to_us, chat_translator, reply, topic_of
 from bot.handlers.context import Context
 from bot.handlers.follow import follow_parsed
 from bot.imaging.barcodes import Problem, Reading, UnreadableImage, read_barcodes
@@ -89,15 +89,6 @@ def pick_photo_size(sizes: Sequence[PhotoSize]) -> PhotoSize:
     return min(sizes, key=lambda size: size.width * size.height)
 
 
-def addressed_to_us(text: str, bot_username: str | None) -> bool:
-    """`/track` or `/track@thisbot`, not `/track@anotherbot`."""
-    match = TRACK_CAPTION_RE.match(text)
-    if match is None:
-        return False
-    named = match.group(1)
-    return named is None or named.lower() == (bot_username or "").lower()
-
-
 def name_in(request: Message) -> str:
     """The name a request gives its shipments: the text after `/track`, or the whole caption
     (in a private chat, where a photo needs no command)."""
@@ -112,8 +103,9 @@ def name_in(request: Message) -> str:
 async def photo_message(update: Update, context: Context) -> None:
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and chat is not None
+    caption = message.caption or ""
     if chat.type != ChatType.PRIVATE and not addressed_to_us(
-        message.caption or "", context.bot.username
+        TRACK_CAPTION_RE, caption, context.bot.username
     ):
         return
     t = await chat_translator(update, context)
