@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.common import BotProcess, FakeTelegram, Where
+from bench.seed import query
 
 if TYPE_CHECKING:
     from postgres import PostgresServer
@@ -174,8 +175,6 @@ def running_bots(
 
 def roles(bots: list[BotProcess]) -> dict[str, str]:
     """Replica name to role ("leader", "standby"), as the replicas last reported them."""
-    from bench.seed import query
-
     rows = query(bots[0].env["DATABASE_URL"], "SELECT name, role FROM replicas")
     return {str(name): str(role) for name, role in rows}
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bench import seed
 from bench.common import FakeTrackingMore, Row, Sizes, progress, verdict
+from bench.cycle_runner import CycleChild
 from bench.engines import Engine
-from bench.poll_cycle import CycleChild
 
 # Growth between the 2nd and the last cycle that still counts as none: allocator noise.
 GROWTH_TOLERANCE = 0.03

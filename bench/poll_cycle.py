@@ -10,10 +10,7 @@ cost adds the server's processes to the child's.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -21,7 +18,6 @@ from typing import Any
 
 from bench import seed
 from bench.common import (
-    REPO,
     TM_CREATES_PER_S,
     TM_REQUESTS_PER_S,
     FakeTelegram,
@@ -34,6 +30,7 @@ from bench.common import (
     progress,
     verdict,
 )
+from bench.cycle_runner import CycleChild
 from bench.engines import Engine, leader_of, running_bots
 
 CPU_TARGET = 0.05
@@ -43,45 +40,6 @@ CPU_CYCLES = 5
 # the next begins.
 REPLICA_CYCLES = 2
 CYCLE_GAP_SECONDS = 3.0
-
-
-class CycleChild:
-    """`bench.cycle_child` in a subprocess: one JSON report per cycle."""
-
-    def __init__(self, database: Where, tm: FakeTrackingMore, engine: Engine | None = None) -> None:
-        self._engine = engine
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.cycle_child", str(database), tm.base_url, tm.api_key],
-            cwd=REPO,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self._proc.pid
-
-    def cycle(self) -> dict[str, Any]:
-        """One cycle's report; `server_cpu` is the PostgreSQL server's CPU meanwhile (0 on
-        SQLite, whose work is in the child's own `cpu`)."""
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        server = self._engine.server_cpu() if self._engine else 0.0
-        self._proc.stdin.write("cycle\n")
-        self._proc.stdin.flush()
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"cycle child exited with {self._proc.wait()}")
-        report: dict[str, Any] = json.loads(line)
-        report["server_cpu"] = (self._engine.server_cpu() if self._engine else 0.0) - server
-        return report
-
-    def close(self) -> None:
-        assert self._proc.stdin is not None
-        self._proc.stdin.write("quit\n")
-        self._proc.stdin.close()
-        if self._proc.wait(timeout=60) != 0:
-            raise RuntimeError(f"cycle child exited with {self._proc.returncode}")
 
 
 def requests_row(sizes: Sizes, engine: Engine) -> Row:

@@ -35,8 +35,9 @@ from bench.common import (
     progress,
     verdict,
 )
+from bench.cycle_runner import CycleChild
 from bench.engines import Engine
-from bench.poll_cycle import CPU_TARGET, CycleChild
+from bench.poll_cycle import CPU_TARGET
 
 WHATS = (
     "scale: database size",

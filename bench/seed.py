@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 
 from bench.common import POSTE, FakeTrackingMore, Where, s10
+from bench.cycle_runner import CycleChild
 from bot.core.shipments import Checkpoint, Snapshot
 from bot.core.times import iso_utc, parse_carrier_time
 from bot.storage import Storage
@@ -360,8 +361,6 @@ def _polled_rows(
     without id and shipment_id, the rows of each item) after `Storage.ingest` of their
     first answer and one real poll cycle (which stores TrackingMore's id, the answer's
     signature…), in a scratch SQLite database; the fake already knows the items."""
-    from bench.poll_cycle import CycleChild  # bench.poll_cycle imports this module
-
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "templates.sqlite3"
         create_schema(path)
