@@ -61,6 +61,7 @@ SERVICES = {
     "Heartbeat",
     "Metrics",
     "AccessPolicy",
+    "ChatRoles",
     "TrackingMoreClient",
     "Leadership",
     "AdvisoryLeaderLock",

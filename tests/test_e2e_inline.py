@@ -184,6 +184,30 @@ def test_strangers_get_nothing_and_long_lists_come_in_pages(
     assert ask_inline(fake_tg, ALICE, "", offset="garbage")["next_offset"] == "50"
 
 
+@pytest.mark.in_process
+def test_staff_allowed_through_the_shop_group_may_use_inline_mode(
+    bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
+) -> None:
+    """Inline queries come from no chat: a member of an allowed group (not named in
+    ALLOWED_USER_IDS) tells a customer about the parcels they added there; someone who left
+    the group, or was never in it, gets nothing."""
+    fake_tm.script(GROUP_CODE, status="transit", events=[{"detail": "In transito"}])
+    bot_factory(ALLOWED_CHAT_IDS=str(GROUP))
+    send(fake_tg, GROUP, f"/track {GROUP_CODE} Cliente Rossi", chat_type="group", user_id=CAROL)
+    send(fake_tg, GROUP, f"/track {BOBS_CODE}", chat_type="group", user_id=BOB)
+    answer = ask_inline(fake_tg, CAROL, "")
+    [shown] = titles(answer)
+    assert shown.endswith("Cliente Rossi")
+    assert f"{LINK}{GROUP_CODE}" in json.dumps(answer["results"][0])
+    # Telegram says "left" of whoever is not in the group: never was, or has gone.
+    fake_tg.leave_chat(GROUP, STRANGER)
+    refused = ask_inline(fake_tg, STRANGER, UNTRACKED)
+    assert refused["results"] == [] and refused["button"] is None
+    fake_tg.leave_chat(GROUP, BOB)  # added a parcel there, then left the staff group
+    assert ask_inline(fake_tg, BOB, "")["results"] == []
+    assert UNTRACKED not in json.dumps(fake_tm.parcel_requests)
+
+
 def test_the_fake_answers_inline_queries_as_telegram_does(fake_tg: FakeTelegram) -> None:
     def call(**params: Any) -> tuple[int, str]:
         body = json.dumps(params).encode()

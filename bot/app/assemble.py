@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.core.access import AccessPolicy
 from bot.core.couriers import CourierBook
 from bot.handlers.context import SERVICES_KEY, Services
+from bot.handlers.roles import ChatRoles
 from bot.ops.backups import AutomaticBackups
 from bot.ops.health import Heartbeat, heartbeat_path
 from bot.ops.leadership import Leadership
@@ -158,8 +159,9 @@ def _assemble(
         admin_user_ids=settings.admin_user_ids,
     )
     leadership = Leadership(lock, storage, settings.replica_name)
+    roles = ChatRoles(application.bot, access)
     services = Services(
-        settings, storage, carrier, tracker, poller, notifier, access, digests, couriers
+        settings, storage, carrier, tracker, poller, notifier, access, digests, couriers, roles
     )
     application.bot_data[SERVICES_KEY] = services
 
@@ -186,7 +188,7 @@ def _assemble(
             first_update_sighting=storage.coordination.first_sighting_of_update,
             first_push_sighting=storage.coordination.first_sighting_of_push,
             replicas=leadership.replicas if shared else None,
-            desk=desk_app(settings, storage, tracker, access, application.bot),
+            desk=desk_app(settings, storage, tracker, access, roles, application.bot),
         )
     telegram_webhook = (
         TelegramWebhook(application.bot, settings, ALLOWED_UPDATES)

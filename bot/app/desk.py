@@ -1,92 +1,31 @@
 """The web desk, wired: its sub-application (`bot.web.api`) with the stores, the tracker, the
-access policy, and the one thing that needs the Bot: whether a user administers a group
-(asked of Telegram, remembered for a minute)."""
+access policy, and what needs the Bot: a user's place in a chat (`ChatRoles`, shared with the
+access gate) and the bot's username."""
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable
-from enum import Enum
 
 from aiohttp import web
-from telegram import Bot, ChatMemberRestricted
-from telegram.constants import ChatMemberStatus
-from telegram.error import TelegramError
+from telegram import Bot
 
 from bot.config import Settings
 from bot.core.access import AccessPolicy
+from bot.handlers.roles import ChatRoles
 from bot.storage import Storage
 from bot.tracking.tracker import Tracker
 from bot.web.api import DeskDeps, build_desk_app
 
-logger = logging.getLogger(__name__)
-
-ROLE_CACHE_SECONDS = 60.0
-MAX_CACHED_ROLES = 10_000
-_MANAGERS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
-
-
-class ChatRoles:
-    """A user's place in a chat, asked of Telegram and remembered for a minute: whether they
-    may manage it (its user in a private chat; in a group its administrators and the bot's
-    admins, as `may_manage_chat` decides) and whether they still belong to it (a desk session
-    of someone who left or was removed from the group stops working within a minute)."""
-
-    def __init__(self, bot: Bot, access: AccessPolicy) -> None:
-        self._bot = bot
-        self._access = access
-        self._known: dict[tuple[int, int], tuple[_Role, float]] = {}
-
-    async def may_manage(self, chat_id: int, user_id: int) -> bool:
-        if chat_id > 0:
-            return chat_id == user_id
-        if self._access.is_admin(user_id):
-            return True
-        return await self._role(chat_id, user_id) is _Role.MANAGER
-
-    async def belongs(self, chat_id: int, user_id: int) -> bool:
-        if chat_id > 0:
-            return chat_id == user_id
-        if self._access.is_admin(user_id):
-            return True
-        return await self._role(chat_id, user_id) is not _Role.OUTSIDER
-
-    async def _role(self, chat_id: int, user_id: int) -> _Role:
-        now = time.monotonic()
-        known = self._known.get((chat_id, user_id))
-        if known is not None and known[1] > now:
-            return known[0]
-        try:
-            member = await self._bot.get_chat_member(chat_id, user_id)
-        except TelegramError:
-            logger.warning("could not check the role of user %s in chat %s", user_id, chat_id)
-            return known[0] if known is not None else _Role.OUTSIDER  # unknown: no access
-        if member.status in _MANAGERS:
-            role = _Role.MANAGER
-        elif member.status == ChatMemberStatus.MEMBER or (
-            isinstance(member, ChatMemberRestricted) and member.is_member
-        ):
-            role = _Role.MEMBER
-        else:
-            role = _Role.OUTSIDER
-        if len(self._known) >= MAX_CACHED_ROLES:
-            self._known.clear()
-        self._known[(chat_id, user_id)] = (role, now + ROLE_CACHE_SECONDS)
-        return role
-
-
-class _Role(Enum):
-    MANAGER = "manager"
-    MEMBER = "member"
-    OUTSIDER = "outsider"
-
 
 def desk_app(
-    settings: Settings, storage: Storage, tracker: Tracker, access: AccessPolicy, bot: Bot
+    settings: Settings,
+    storage: Storage,
+    tracker: Tracker,
+    access: AccessPolicy,
+    roles: ChatRoles,
+    bot: Bot,
 ) -> Callable[[], web.Application]:
     """What the web server mounts under /desk/ (a new sub-application each time it starts)."""
-    roles = ChatRoles(bot, access)
     deps = DeskDeps(
         settings=settings,
         storage=storage,

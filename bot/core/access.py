@@ -29,6 +29,10 @@ class AccessPolicy:
         """Nobody was named in ALLOWED_USER_IDS or ALLOWED_CHAT_IDS: everyone may use it."""
         return not self._allowed_users and not self._allowed_chats
 
+    @property
+    def allowed_chat_ids(self) -> frozenset[int]:
+        return self._allowed_chats
+
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self._admins
 

@@ -31,7 +31,9 @@ async def access_gate(update: object, context: Context) -> None:
         return
     policy = context.services.access
     user, chat = update.effective_user, update.effective_chat
-    if policy.allows(user.id if user else None, chat.id if chat else None):
+    if policy.allows(user.id if user else None, chat.id if chat else None) or (
+        await _inline_from_an_allowed_group(update, context)
+    ):
         await _flood_gate(update, context)
         return
     logger.info(
@@ -53,6 +55,16 @@ async def access_gate(update: object, context: Context) -> None:
     elif chat is not None and update.message is not None and policy.first_refusal(chat.id):
         await update.message.reply_text(t("access.refused"), do_quote=False)
     raise ApplicationHandlerStop
+
+
+async def _inline_from_an_allowed_group(update: Update, context: Context) -> bool:
+    """An inline query comes from no chat: a member of one of ALLOWED_CHAT_IDS (a shop's
+    staff group) may use inline mode too, to tell a customer about the group's parcels."""
+    user = update.effective_user
+    if update.inline_query is None or user is None:
+        return False
+    allowed_chats = context.services.access.allowed_chat_ids
+    return bool(allowed_chats) and await context.services.roles.in_any(allowed_chats, user.id)
 
 
 async def _flood_gate(update: Update, context: Context) -> None:

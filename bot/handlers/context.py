@@ -12,6 +12,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.carrier import TrackingMoreClient
 from bot.config import Settings
 from bot.core.access import AccessPolicy
+from bot.handlers.roles import ChatRoles
 from bot.outbound.digest import Digests
 from bot.outbound.notifier import Notifier
 from bot.storage import Storage
@@ -33,6 +34,7 @@ class Services:
     access: AccessPolicy
     digests: Digests
     couriers: CourierDirectory
+    roles: ChatRoles
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
