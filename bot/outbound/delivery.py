@@ -10,9 +10,7 @@ nothing about the message, so it must not use up the message's attempts.
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,9 +28,9 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-logger = logging.getLogger(__name__)
+from bot.texts.message import html_to_plain
 
-_TAG_RE = re.compile(r"<[^>]+>")
+logger = logging.getLogger(__name__)
 
 
 class Delivery(StrEnum):
@@ -60,10 +58,6 @@ def retry_after_seconds(error: RetryAfter) -> float:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def html_to_plain(text: str) -> str:
-    return html.unescape(_TAG_RE.sub("", text))
 
 
 async def send_message(

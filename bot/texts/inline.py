@@ -27,7 +27,7 @@ from bot.storage import Event, Followed
 from bot.texts.couriers import courier_name
 from bot.texts.i18n import Html, Translator, escape
 from bot.texts.links import START_TRACK_PREFIX, carrier_page, deep_link, plain_code
-from bot.texts.message import fit, join_lines
+from bot.texts.message import fit, html_to_plain, join_lines
 from bot.texts.shipments import delivery_lines, local_time, status_emoji
 
 MAX_RESULTS = int(InlineQueryLimit.RESULTS)  # Telegram's cap on one answer
@@ -89,7 +89,7 @@ def shipment_result(
     """One shipment to pick: its name (or code) and state; picked, it posts `shipment_message`."""
     shipment = followed.shipment
     shown = shown_status(shipment.status, shipment.substatus)
-    state = _plain(_state(t, followed))
+    state = html_to_plain(_state(t, followed))
     described = " · ".join(
         part
         for part in (shipment.code if followed.label else "", state, _event_text(event))
@@ -178,11 +178,6 @@ def _event_text(event: Event | None) -> str:
     if event is None:
         return ""
     return ", ".join(text for text in (event.description, event.location) if text)
-
-
-def _plain(text: str) -> str:
-    """Telegram HTML as the plain text a result's description is."""
-    return html.unescape(text)
 
 
 def _cut(text: str, limit: int) -> str:

@@ -1,12 +1,16 @@
-"""One Telegram message: lines joined into a text, and a long text cut to fit."""
+"""One Telegram message: lines joined into a text, a long text cut to fit, and its HTML as
+plain text (a fallback message, a result's description, the web desk's words)."""
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable
 
 from bot.texts.i18n import Html, Translator
 
 MAX_MESSAGE_LENGTH = 4096  # Telegram's limit on one message's text
+_TAG_RE = re.compile(r"<[^>]+>")
 
 
 def join_lines(lines: Iterable[str | None]) -> Html:
@@ -21,3 +25,8 @@ def fit(text: str, t: Translator) -> Html:
     more = str(t("common.truncated"))
     cut = text[: MAX_MESSAGE_LENGTH - len(more) - 1].rsplit("\n", 1)[0]
     return Html(f"{cut}\n{more}")
+
+
+def html_to_plain(text: str) -> str:
+    """Telegram HTML as plain text: tags dropped, entities read."""
+    return html.unescape(_TAG_RE.sub("", text))

@@ -10,8 +10,8 @@ from bot.core.message_codes import ParsedCodes
 from bot.texts.answers import bulk_summary
 from bot.texts.couriers import courier_name
 from bot.texts.i18n import Translator
+from bot.texts.message import html_to_plain
 from bot.tracking.tracker import FollowOutcome, FollowResult
-from bot.web.rows import plain
 
 _ALREADY = (FollowOutcome.ALREADY, FollowOutcome.MOVED)
 
@@ -20,17 +20,17 @@ def add_answer(
     t: Translator, parsed: ParsedCodes, results: Sequence[FollowResult], max_shipments: int
 ) -> dict[str, Any]:
     refused: list[dict[str, str]] = [
-        {"text": r.text, "reason": plain(t(f"bulk.reason.{r.reason.value}"))}
+        {"text": r.text, "reason": html_to_plain(t(f"bulk.reason.{r.reason.value}"))}
         for r in parsed.rejected
     ]
     for result in results:
         entry = result.entry
         if result.outcome == FollowOutcome.REFUSED_BY_CARRIER:
             reason = t("bulk.reason.refused_by_carrier", courier=courier_name(entry.courier))
-            refused.append({"text": entry.code, "reason": plain(reason)})
+            refused.append({"text": entry.code, "reason": html_to_plain(reason)})
         elif result.outcome == FollowOutcome.OVER_LIMIT:
             reason = t("webdesk.over_limit", limit=max_shipments)
-            refused.append({"text": entry.code, "reason": plain(reason)})
+            refused.append({"text": entry.code, "reason": html_to_plain(reason)})
     footer = (
         [t("track.overflow", limit=len(parsed.entries), count=parsed.overflow)]
         if parsed.overflow
@@ -46,5 +46,5 @@ def add_answer(
         "added": [r.entry.code for r in results if r.outcome == FollowOutcome.ADDED],
         "already": [r.entry.code for r in results if r.outcome in _ALREADY],
         "refused": refused,
-        "summary": plain(summary),
+        "summary": html_to_plain(summary),
     }

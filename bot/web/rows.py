@@ -4,8 +4,6 @@ the localized texts ready (the page adds no words of its own)."""
 from __future__ import annotations
 
 import hashlib
-import html
-import re
 from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
@@ -18,6 +16,7 @@ from bot.storage.desk import DeskEntry
 from bot.texts.couriers import courier_name
 from bot.texts.i18n import Translator, translator
 from bot.texts.links import CARRIER_PAGES, deep_link
+from bot.texts.message import html_to_plain
 from bot.texts.shipments import local_time
 
 REFUSED = "refused"
@@ -26,17 +25,11 @@ _ATTENTION_ORDER = ("exception", "undelivered", "ready_for_pickup", REFUSED, "ex
 _RANK_ACTIVE = len(_ATTENTION_ORDER)
 _RANK_NOT_STARTED = _RANK_ACTIVE + 1
 _RANK_DELIVERED = _RANK_ACTIVE + 2
-_TAG_RE = re.compile(r"<[^>]+>")
 # Formatting a time (Babel) is most of the cost of a row; the page asks every 2 s for rows
 # whose times seldom change, so the texts of the last many times are kept.
 _KEPT_TEXTS = 32_768
 
 Row = dict[str, Any]
-
-
-def plain(text: str) -> str:
-    """Telegram HTML as plain text: tags dropped, entities read."""
-    return html.unescape(_TAG_RE.sub("", text))
 
 
 def row_status(entry: DeskEntry) -> str:
@@ -59,7 +52,7 @@ def status_text(t: Translator, status: str) -> str:
 @lru_cache(maxsize=256)
 def _status_text(language: str, status: str) -> str:
     t = translator(language)
-    return plain(t("status.refused") if status == REFUSED else t.status(status))
+    return html_to_plain(t("status.refused") if status == REFUSED else t.status(status))
 
 
 def _rome_iso(naive_local: str | None) -> str | None:
