@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.core.times import iso_utc
 from bot.storage.database import Repository
-from bot.storage.records import DeskRow, desk_row_of
+from bot.storage.records import DESK_ROW_COLUMNS, NEWEST_EVENT_JOIN, DeskRow, desk_row_of
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,7 @@ class DeskEntry:
     row: DeskRow
 
 
-_ENTRY_COLUMNS = (
-    "sh.id, s.added_by, "
-    "sh.code, sh.courier, s.label, sh.status, sh.substatus, sh.registered = -1, "
-    "sh.latest_event_at, sh.last_change_at, s.added_by_name, s.added_at, "
-    "sh.delivered_at, s.archived_at, s.muted, "
-    "e.description, e.location, e.occurred_at, e.raw_time, "
-    "sh.expected_delivery, sh.signed_by, sh.transit_days"
-)
+_ENTRY_COLUMNS = f"sh.id, s.added_by, {DESK_ROW_COLUMNS}"
 
 
 class DeskAccess(Repository):
@@ -152,8 +145,7 @@ class DeskAccess(Repository):
         rows = await self._fetchall(
             f"SELECT {_ENTRY_COLUMNS} "
             "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
-            "LEFT JOIN events e ON e.id = (SELECT id FROM events WHERE shipment_id = sh.id "
-            "    ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT 1) "
+            f"{NEWEST_EVENT_JOIN}"
             f"WHERE s.chat_id=? {where} ORDER BY s.added_at, sh.code, sh.id",
             params,
         )

@@ -10,6 +10,7 @@ from bot.storage.database import Repository
 from bot.storage.records import (
     FOLLOWED_COLUMNS,
     FOLLOWED_WIDTH,
+    NEWEST_EVENT_JOIN,
     SHIPMENT_COLUMNS,
     Event,
     Followed,
@@ -131,8 +132,7 @@ class Follows(Repository):
         rows = await self._fetchall(
             f"SELECT {FOLLOWED_COLUMNS}, e.description, e.location "
             "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
-            "LEFT JOIN events e ON e.id = (SELECT id FROM events WHERE shipment_id = sh.id "
-            "    ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT 1) "
+            f"{NEWEST_EVENT_JOIN}"
             "WHERE s.chat_id=? ORDER BY s.added_at, sh.code, sh.id",
             (chat_id,),
         )
@@ -231,8 +231,7 @@ class Follows(Repository):
             "SELECT e.occurred_at, e.raw_time, e.status, e.substatus, e.description, "
             f"e.location, {FOLLOWED_COLUMNS} "
             "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
-            "LEFT JOIN events e ON e.id = (SELECT id FROM events WHERE shipment_id = sh.id "
-            "    ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT 1) "
+            f"{NEWEST_EVENT_JOIN}"
             "WHERE s.chat_id=? OR s.added_by=? "
             "ORDER BY COALESCE(sh.last_change_at, sh.created_at) DESC, sh.id DESC, "
             "CASE WHEN s.chat_id=? THEN 0 ELSE 1 END, s.added_at",

@@ -214,6 +214,21 @@ def followed_of(row: Sequence[Any]) -> Followed:
     )
 
 
+# Each shipment's newest event as `e` (the one /status lists first), for a query on `sh`.
+NEWEST_EVENT_JOIN = (
+    "LEFT JOIN events e ON e.id = (SELECT id FROM events WHERE shipment_id = sh.id "
+    "ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT 1) "
+)
+# What `desk_row_of` reads, from subscriptions `s`, shipments `sh` and NEWEST_EVENT_JOIN.
+DESK_ROW_COLUMNS = (
+    "sh.code, sh.courier, s.label, sh.status, sh.substatus, sh.registered = -1, "
+    "sh.latest_event_at, sh.last_change_at, s.added_by_name, s.added_at, "
+    "sh.delivered_at, s.archived_at, s.muted, "
+    "e.description, e.location, e.occurred_at, e.raw_time, "
+    "sh.expected_delivery, sh.signed_by, sh.transit_days"
+)
+
+
 def desk_row_of(row: Sequence[Any]) -> DeskRow:
     values = list(row)
     values[5] = bool(values[5])

@@ -7,7 +7,14 @@ from collections.abc import Mapping
 
 from bot.core.shipments import TERMINAL_STATUSES
 from bot.storage.database import Repository
-from bot.storage.records import DeskRow, Gauges, Totals, desk_row_of
+from bot.storage.records import (
+    DESK_ROW_COLUMNS,
+    NEWEST_EVENT_JOIN,
+    DeskRow,
+    Gauges,
+    Totals,
+    desk_row_of,
+)
 
 
 class Reports(Repository):
@@ -24,14 +31,9 @@ class Reports(Repository):
             where += " AND s.thread_id=?"
             params = (chat_id, thread_id)
         rows = await self._fetchall(
-            "SELECT sh.code, sh.courier, s.label, sh.status, sh.substatus, sh.registered = -1, "
-            "sh.latest_event_at, sh.last_change_at, s.added_by_name, s.added_at, "
-            "sh.delivered_at, s.archived_at, s.muted, "
-            "e.description, e.location, e.occurred_at, e.raw_time, "
-            "sh.expected_delivery, sh.signed_by, sh.transit_days "
+            f"SELECT {DESK_ROW_COLUMNS} "
             "FROM subscriptions s JOIN shipments sh ON sh.id = s.shipment_id "
-            "LEFT JOIN events e ON e.id = (SELECT id FROM events WHERE shipment_id = sh.id "
-            "    ORDER BY occurred_at IS NULL, occurred_at DESC, id ASC LIMIT 1) "
+            f"{NEWEST_EVENT_JOIN}"
             f"WHERE s.chat_id=? {where} ORDER BY s.added_at, sh.code, sh.id",
             params,
         )
