@@ -6,9 +6,8 @@ import logging
 import re
 from typing import Any
 
-from telegram import Message, Update
-from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram import Message, Update, User
+from telegram.constants import ChatType
 
 from bot.handlers.context import Context
 from bot.texts.i18n import Translator, chat_language, translator
@@ -32,6 +31,22 @@ async def chat_translator(update: Update, context: Context) -> Translator:
         context.services.settings.default_language,
     )
     return translator(language)
+
+
+async def private_translator(context: Context, user: User) -> Translator:
+    """The language of the user's private chat with the bot, for what is said to the user
+    outside it (inline results, a link sent from a group): its /lang choice, else the user's
+    Telegram language, else the one stored; the default when none is known. Nothing is
+    written: the user may never have written to the bot."""
+    stored = await context.services.storage.chats.get_chat(user.id)
+    return translator(
+        chat_language(
+            stored.language if stored else None,
+            user.language_code or (stored.user_language if stored else None),
+            "private",
+            context.services.settings.default_language,
+        )
+    )
 
 
 async def reply(update: Update, text: str, **kwargs: Any) -> Message | None:
@@ -72,11 +87,5 @@ async def may_manage_chat(update: Update, context: Context) -> bool:
         return message.sender_chat.id == chat.id  # an anonymous administrator of this group
     if user is None:
         return False
-    if context.services.access.is_admin(user.id):
-        return True
-    try:
-        member = await context.bot.get_chat_member(chat.id, user.id)
-    except TelegramError:
-        logger.warning("could not check the role of user %s in chat %s", user.id, chat.id)
-        return False
-    return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+    # The web desk's check too: one answer of Telegram's per user and group a minute.
+    return await context.services.roles.may_manage(chat.id, user.id)

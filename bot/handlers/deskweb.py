@@ -34,10 +34,10 @@ from bot.core.desk_tokens import (
     token_hash,
 )
 from bot.core.times import utcnow
-from bot.handlers.common import chat_translator, reply
+from bot.handlers.common import chat_translator, private_translator, reply
 from bot.handlers.context import Context
 from bot.storage.desk import DeskGrant
-from bot.texts.i18n import Html, Translator, chat_language, translator
+from bot.texts.i18n import Html, Translator
 from bot.texts.links import mention
 
 logger = logging.getLogger(__name__)
@@ -112,9 +112,7 @@ async def _send_for_group(
 ) -> None:
     user = update.effective_user
     assert user is not None
-    settings = context.services.settings
-    language = chat_language(None, user.language_code, "private", settings.default_language)
-    private_t = translator(language)
+    private_t = await private_translator(context, user)
     name = mention(user.id, user.full_name)
     try:
         await _send_to_user(context, private_t, user.id, link, title)

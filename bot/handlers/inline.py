@@ -8,14 +8,14 @@ already, with nothing. Answers are personal and cached briefly: a move shows soo
 
 from __future__ import annotations
 
-from telegram import InlineQuery, Update, User
+from telegram import InlineQuery, Update
 
 from bot.core.codes import CodeKind, classify, normalize
 from bot.core.search import clean_query
+from bot.handlers.common import private_translator
 from bot.handlers.context import Context
 from bot.storage import Event, Followed
 from bot.texts import inline
-from bot.texts.i18n import Translator, chat_language, translator
 
 CACHE_SECONDS = 15
 MAX_OFFSET = 100_000  # an offset beyond any list: read as the start
@@ -24,7 +24,7 @@ MAX_OFFSET = 100_000  # an offset beyond any list: read as the start
 async def inline_query(update: Update, context: Context) -> None:
     query = update.inline_query
     assert query is not None
-    t = await _translator(context, query.from_user)
+    t = await private_translator(context, query.from_user)
     text = clean_query(query.query)
     rows = await context.services.storage.follows.followed_by_user(query.from_user.id, text)
     built = inline.answer(
@@ -36,21 +36,6 @@ async def inline_query(update: Update, context: Context) -> None:
         is_personal=True,
         next_offset=built.next_offset,
         button=built.button,
-    )
-
-
-async def _translator(context: Context, user: User) -> Translator:
-    """The language of the user's private chat with the bot: its /lang choice, else the
-    query's language, else the one stored; the default when none is known. Nothing is
-    written: the query comes from no chat of the bot's."""
-    stored = await context.services.storage.chats.get_chat(user.id)
-    return translator(
-        chat_language(
-            stored.language if stored else None,
-            user.language_code or (stored.user_language if stored else None),
-            "private",
-            context.services.settings.default_language,
-        )
     )
 
 

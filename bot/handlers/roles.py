@@ -1,7 +1,8 @@
 """Where a user stands in a chat, asked of Telegram and remembered for a minute: whether they
-may manage it, and whether they still belong to it. The web desk asks both on every request;
-the access gate asks whether someone is in one of ALLOWED_CHAT_IDS for inline queries, which
-come from no chat."""
+may manage it, and whether they still belong to it. The chat's admin-only commands and
+buttons ask the first (`common.may_manage_chat`), the web desk both on every request, and the
+access gate whether someone is in one of ALLOWED_CHAT_IDS for inline queries, which come from
+no chat."""
 
 from __future__ import annotations
 
