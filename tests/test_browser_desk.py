@@ -57,6 +57,7 @@ PARCELS = {
     "LY123456785IT": ("Libri", "delivered", "Consegnata", "MILANO"),
     "RA123456785IT": (None, "pending", None, None),
 }
+EXPECTED_CODE, EXPECTED_DATE = "EE123456785IT", "2026-12-03"
 
 
 def _free_port() -> int:
@@ -123,6 +124,8 @@ def script(fake_tm: FakeTrackingMore) -> None:
         if event:
             events.append({"detail": event, "location": place, "status": status})
         fake_tm.script(code, status=status, events=events if status != "pending" else ())
+    # the parcel on its way has a date, as TrackingMore gives it
+    fake_tm.set_fields(EXPECTED_CODE, scheduled_delivery_date=EXPECTED_DATE)
 
 
 def ask(fake_tg: FakeTelegram, chat: int, text: str, language: str = "en") -> dict[str, Any]:
@@ -220,6 +223,8 @@ def test_the_page_lists_filters_searches_renames_and_updates_live(
     assert badge.inner_text().strip() == "Delivery problem"
     link = row(page, "RR123456785IT").locator("a.code")
     assert (link.get_attribute("href") or "").startswith("http")
+    expected = row(page, EXPECTED_CODE).locator("td.c-expected").inner_text()
+    assert "3 December" in expected, expected
     shoot(page, "en-1280-light")
 
     # A status chip narrows the table to that status, with its count; All brings back all.
@@ -325,7 +330,8 @@ def test_the_page_lists_filters_searches_renames_and_updates_live(
     page.fill("#add-text", f"{ADDED} Vasi\nnot a code at all")
     page.locator("#add-panel [type=submit]").click()
     page.wait_for_selector("#add-result:not([hidden])")
-    assert page.locator("#add-result").inner_text().strip()
+    assert "Vasi" in page.locator("#add-result").inner_text()  # the chat's answer, as text
+    assert page.locator("#toast").inner_text() == "1 shipment added"
     wait_codes(page, (set(PARCELS) - {"LY123456785IT"}) | {ADDED})
 
     # The phone width: cards, every action still reachable.

@@ -214,8 +214,8 @@ def test_adding_codes_and_bulk_actions(
     assert added["added"] == [B] and added["already"] == [A]
     refused = {item["text"]: item["reason"].lower() for item in added["refused"]}
     assert refused == {typo: "looks like a typo", "123456789012": "code not accepted for brt"}
-    assert "1 added" in added["summary"] or "added" in added["summary"].lower()
-    assert "<" not in added["summary"]
+    assert added["headline"] == "1 shipment added · 1 already tracked · 2 not added"
+    assert "Libri" in added["summary"] and "<" not in added["summary"]  # the chat's, as text
     assert "Libri" in ask(fake_tg, ALICE, "/list")["text"]  # in the chat too
     ids = {r["code"]: r["id"] for r in rows(client, ALICE)}
 

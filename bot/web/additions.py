@@ -42,9 +42,26 @@ def add_answer(
         )
     else:
         summary = t("webdesk.no_codes")
+    added = [r.entry.code for r in results if r.outcome == FollowOutcome.ADDED]
+    already = [r.entry.code for r in results if r.outcome in _ALREADY]
     return {
-        "added": [r.entry.code for r in results if r.outcome == FollowOutcome.ADDED],
-        "already": [r.entry.code for r in results if r.outcome in _ALREADY],
+        "added": added,
+        "already": already,
         "refused": refused,
         "summary": html_to_plain(summary),
+        "headline": headline(t, len(added), len(already), len(refused)) or html_to_plain(summary),
     }
+
+
+def headline(t: Translator, added: int, already: int, refused: int) -> str:
+    """One line for the page's toast: what the codes came to, the nonzero counts only."""
+    parts = [
+        html_to_plain(t.plural(key, count))
+        for key, count in (
+            ("webdesk.added", added),
+            ("webdesk.already", already),
+            ("webdesk.not_added", refused),
+        )
+        if count
+    ]
+    return " · ".join(parts)

@@ -772,7 +772,7 @@ async function addCodes() {
     if ((data.added || []).length || (data.already || []).length) {
       area.value = (data.refused || []).map((r) => r.text).join('\n');
     }
-    toast(data.summary ? data.summary.split('\n')[0] : t('desk.bulk.done', { done: data.added.length, refused: data.refused.length }));
+    toast(data.headline || data.summary || '');
   } finally {
     submit.disabled = false;
   }
