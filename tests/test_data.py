@@ -70,6 +70,10 @@ SEEDS: dict[int, str] = {
         VALUES ('cd34', -2001, 5, 'Bo', '2026-01-02T09:31:00.000+00:00',
                 '2026-01-02T09:31:00.000+00:00');
     """,
+    9: """
+    INSERT INTO forum_topics (chat_id, thread_id, name, seen_at, closed_at)
+        VALUES (-2001, 43, '', '2026-01-02T09:31:00.000+00:00', '2026-01-02T09:31:00.000+00:00');
+    """,
 }
 
 
@@ -104,6 +108,7 @@ def test_migration_from_every_version_keeps_the_data(tmp_path: Path, version: in
             assert group_followed.thread_id == (42 if version >= 7 else None)
             topic = await storage.topics.name(-2001, 42)
             assert topic == ("Ordini" if version >= 7 else None)
+            assert await storage.topics.name(-2001, 43) is None  # seen closed, never named
             [event] = await storage.follows.events(followed.shipment.id)
             assert event.description == "In transito"
             [pending] = await storage.outbox.due_notifications()

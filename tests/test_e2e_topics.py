@@ -14,6 +14,7 @@ import pytest
 from conftest import BotFactory
 from fakes.telegram import FakeTelegram
 from fakes.trackingmore import FakeTrackingMore
+from harness import settle_updates
 
 from bot.core.times import ROME
 
@@ -48,6 +49,11 @@ def thread_of(sent: dict[str, Any]) -> int | None:
 
 def next_sent(fake_tg: FakeTelegram, seen: int) -> dict[str, Any]:
     return fake_tg.wait_for_messages(SHOP, seen + 1, timeout=30)[seen]
+
+
+def refused_as_closed(fake_tg: FakeTelegram) -> int:
+    """How many messages Telegram refused because their topic is closed."""
+    return sum("TOPIC_CLOSED" in str(c) for c in fake_tg.failed_calls("sendMessage"))
 
 
 def test_topics_scope_answers_lists_and_notifications(
@@ -101,13 +107,17 @@ def test_topics_scope_answers_lists_and_notifications(
     assert thread_of(next_sent(fake_tg, seen)) == returns
 
     # A closed topic: this message goes to General, saying for which topic; reopened, back.
+    # The bot saw it closed (the service message): the topic is not even tried.
     fake_tg.close_forum_topic(SHOP, returns)
+    settle_updates(fake_tg)
     seen = sent(fake_tg)
     fake_tm.move(RETURNS_CODE, "transit", "In transito", "NAPOLI")
     in_general = next_sent(fake_tg, seen)
     assert thread_of(in_general) is None and RETURNS_CODE in in_general["text"]
     assert "For the topic «Resi &lt;B2B&gt;», which is closed" in in_general["text"]
+    assert refused_as_closed(fake_tg) == 0
     fake_tg.close_forum_topic(SHOP, returns, closed=False)
+    settle_updates(fake_tg)
     seen = sent(fake_tg)
     fake_tm.move(RETURNS_CODE, "transit", "In transito", "SALERNO")
     assert thread_of(next_sent(fake_tg, seen)) == returns
@@ -174,3 +184,30 @@ def test_the_digest_goes_to_general(
 
     [told] = fake_tg.wait_until(digest, timeout=20, what="the digest")
     assert thread_of(told) is None and ORDERS_CODE in told["text"]
+
+
+def test_a_close_the_bot_missed_is_learned_from_telegrams_refusal(
+    bot_factory: BotFactory, fake_tg: FakeTelegram, fake_tm: FakeTrackingMore
+) -> None:
+    """Closed while the bot did not see it: the first message is refused and goes to General,
+    the next ones go to General without asking; reopened (seen), the topic again."""
+    fake_tm.script(ORDERS_CODE, status="transit", events=[{"detail": "Accettata"}])
+    bot = bot_factory()
+    fake_tg.set_chat_admins(SHOP, [], creator=CLERK)
+    ask(fake_tg, "/lang en")
+    topic = fake_tg.create_forum_topic(SHOP, "Resi", user_id=CLERK)
+    ask(fake_tg, f"/track {ORDERS_CODE}", topic)
+    bot.settle_after_poll_cycles(2)
+    fake_tg.close_forum_topic(SHOP, topic, announce=False)
+    for n, (status, place) in enumerate([("transit", "BOLOGNA"), ("pickup", "ROMA")]):
+        seen = sent(fake_tg)
+        fake_tm.move(ORDERS_CODE, status, "Aggiornamento", place)
+        told = next_sent(fake_tg, seen)
+        assert thread_of(told) is None and "«Resi», which is closed" in told["text"]
+        assert refused_as_closed(fake_tg) == 1, f"message {n + 1}"
+    fake_tg.close_forum_topic(SHOP, topic, closed=False)
+    settle_updates(fake_tg)
+    seen = sent(fake_tg)
+    fake_tm.move(ORDERS_CODE, "delivered", "Consegnato", "ROMA")
+    told = next_sent(fake_tg, seen)
+    assert thread_of(told) == topic and "which is closed" not in told["text"]

@@ -83,3 +83,24 @@ async def test_a_gone_topics_shipments_and_pending_news_go_to_general(storage: S
     assert pending.thread_id is None  # the queued message now goes to General
     followed = await storage.follows.get_followed(SHOP, B)
     assert followed is not None and followed.thread_id == RETURNS
+
+
+async def test_a_closed_topic_is_remembered_until_reopened(storage: Storage) -> None:
+    await follow(storage, A, ORDERS)
+    when = utcnow() - timedelta(hours=1)
+    moved = Snapshot(POSTE, A, "transit", checkpoints=(Checkpoint("In transito", "MI", when, ""),))
+    await storage.changes.ingest([moved])
+    [pending] = await storage.outbox.due_notifications()
+    assert pending.topic_closed_at is None
+
+    await storage.topics.closed(SHOP, ORDERS)  # before the bot ever saw its name
+    [pending] = await storage.outbox.due_notifications()
+    assert pending.topic_closed_at is not None and pending.topic_name is None
+    assert await storage.topics.name(SHOP, ORDERS) is None
+    await storage.topics.remember(SHOP, ORDERS, "Ordini", replace=False)  # a quoted name fills in
+    [pending] = await storage.outbox.due_notifications()
+    assert (pending.topic_name, pending.topic_closed_at is not None) == ("Ordini", True)
+
+    await storage.topics.closed(SHOP, ORDERS, closed=False)
+    [pending] = await storage.outbox.due_notifications()
+    assert (pending.topic_name, pending.topic_closed_at) == ("Ordini", None)

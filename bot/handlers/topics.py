@@ -1,6 +1,8 @@
 """Forum topics' names, learned from what Telegram shows the bot: the service message that
 creates or renames a topic, and the topic's first message, which every message in the topic
 quotes. The names say, in General, which topic a message was meant for once its topic is gone.
+And whether a topic is closed, from the service messages that close and reopen it: a closed
+topic's news goes to General without being refused first.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ async def remember_topic(update: Update, context: Context) -> None:
     seen[key] = name
 
 
+async def remember_closing(update: Update, context: Context) -> None:
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None or message.message_thread_id is None:
+        return
+    storage = context.services.storage
+    await storage.chats.touch_chat(chat.id, chat.type, chat.title, None)
+    closed = message.forum_topic_closed is not None
+    await storage.topics.closed(chat.id, message.message_thread_id, closed=closed)
+
+
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """In a handler group of its own: it runs beside whatever else answers the message."""
     in_topic = filters.ChatType.SUPERGROUP & (
@@ -57,3 +69,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         | filters.StatusUpdate.FORUM_TOPIC_EDITED
     )
     application.add_handler(MessageHandler(in_topic, remember_topic), group=1)
+    closing = filters.ChatType.SUPERGROUP & (
+        filters.StatusUpdate.FORUM_TOPIC_CLOSED | filters.StatusUpdate.FORUM_TOPIC_REOPENED
+    )
+    application.add_handler(MessageHandler(closing, remember_closing), group=2)

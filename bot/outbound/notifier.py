@@ -79,7 +79,11 @@ def telegram_down_wait(failures: int) -> float:
 def _in_topic(t: Translator, item: Notification, text: str) -> InTopic | None:
     if item.thread_id is None:
         return None
-    return InTopic(item.thread_id, for_general(t, item.thread_id, item.topic_name, text))
+    return InTopic(
+        item.thread_id,
+        for_general(t, item.thread_id, item.topic_name, text),
+        closed_since=parse_iso_utc(item.topic_closed_at),
+    )
 
 
 def merged(items: Sequence[Notification]) -> list[Notification]:

@@ -128,7 +128,7 @@ _SELECT = (
     "SELECT o.id, o.chat_id, c.type, c.language, c.user_language, o.shipment_id, "
     "sh.courier, sh.code, s.label, s.chat_id IS NOT NULL, o.payload, o.attempts, "
     "o.created_at, c.quiet_start, c.quiet_end, s.added_by, s.added_by_name, s.thread_id, "
-    "ft.name "
+    "ft.name, ft.closed_at "
     "FROM outbox o JOIN chats c ON c.id = o.chat_id "
     "JOIN shipments sh ON sh.id = o.shipment_id "
     "LEFT JOIN subscriptions s ON s.chat_id = o.chat_id AND s.shipment_id = o.shipment_id "
@@ -156,7 +156,8 @@ def _notification(r: Sequence[Any]) -> Notification:
         added_by=r[15],
         added_by_name=r[16],
         thread_id=r[17],
-        topic_name=r[18],
+        topic_name=r[18] or None,
+        topic_closed_at=r[19],
     )
 
 

@@ -108,6 +108,7 @@ class Notification:
     added_by_name: str | None = None
     thread_id: int | None = None  # the forum topic to write in; None: General, or no topics
     topic_name: str | None = None
+    topic_closed_at: str | None = None  # when Telegram last said the topic is closed
     merged_ids: tuple[int, ...] = ()  # the outbox rows told by this one message, when several
 
     @property

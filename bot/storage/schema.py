@@ -179,6 +179,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX desk_sessions_by_use ON desk_sessions(last_seen_at);
     """,
+    # v9: when Telegram last said a forum topic is closed (NULL: open, as far as the bot
+    # knows), so that its news goes straight to General instead of being refused first. A
+    # topic seen closed before its name has an empty name.
+    """
+    ALTER TABLE forum_topics ADD COLUMN closed_at TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

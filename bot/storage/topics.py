@@ -21,7 +21,7 @@ class Topics(Repository):
         on_conflict = (
             "DO UPDATE SET name=excluded.name, seen_at=excluded.seen_at"
             if replace
-            else "DO NOTHING"
+            else "DO UPDATE SET name=excluded.name WHERE forum_topics.name = ''"
         )
         await self._write(
             "INSERT INTO forum_topics (chat_id, thread_id, name, seen_at) VALUES (?, ?, ?, ?) "
@@ -33,7 +33,24 @@ class Topics(Repository):
         row = await self._fetchone(
             "SELECT name FROM forum_topics WHERE chat_id=? AND thread_id=?", (chat_id, thread_id)
         )
-        return str(row[0]) if row else None
+        return str(row[0]) if row and row[0] else None
+
+    async def closed(self, chat_id: int, thread_id: int, *, closed: bool = True) -> None:
+        """Telegram said the topic is closed (it refused a message, or showed the service
+        message), or that it was reopened (`closed=False`)."""
+        now = iso_utc()
+        if closed:
+            await self._write(
+                "INSERT INTO forum_topics (chat_id, thread_id, name, seen_at, closed_at) "
+                "VALUES (?, ?, '', ?, ?) "
+                "ON CONFLICT (chat_id, thread_id) DO UPDATE SET closed_at=excluded.closed_at",
+                (chat_id, thread_id, now, now),
+            )
+        else:
+            await self._write(
+                "UPDATE forum_topics SET closed_at=NULL WHERE chat_id=? AND thread_id=?",
+                (chat_id, thread_id),
+            )
 
     async def topic_gone(self, chat_id: int, thread_id: int) -> int:
         """Telegram no longer knows the topic: its shipments belong to General from now on.

@@ -1141,10 +1141,28 @@ class FakeTelegram(BackgroundServer):
                 self._push_update({"message": message})
             return topic.thread_id
 
-    def close_forum_topic(self, chat_id: int, thread_id: int, *, closed: bool = True) -> None:
-        """Closed (or reopened): Telegram refuses messages for it with TOPIC_CLOSED."""
+    def close_forum_topic(
+        self,
+        chat_id: int,
+        thread_id: int,
+        *,
+        closed: bool = True,
+        announce: bool = True,
+        user_id: int | None = None,
+    ) -> None:
+        """Closed (or reopened): Telegram refuses messages for it with TOPIC_CLOSED. As in a
+        real forum, the topic shows a service message (`forum_topic_closed` or
+        `forum_topic_reopened`), which every bot in the group gets; `announce=False` for one
+        the bot missed (it was down)."""
+        sender = self._sender(self._default_user(chat_id, "supergroup", user_id), "en")
         with self._cond:
             self._forums.get(chat_id, thread_id).closed = closed
+            if announce:
+                content = {
+                    ("forum_topic_closed" if closed else "forum_topic_reopened"): {},
+                    **self._forums.topic_fields(chat_id, thread_id),
+                }
+                self._push_update({"message": self._new_message(chat_id, sender, content)})
 
     def delete_forum_topic(self, chat_id: int, thread_id: int) -> None:
         """Deleted with its messages: "message thread not found" from now on."""
