@@ -215,9 +215,18 @@ def test_chat_members_and_administrators(fake_tg: FakeTelegram) -> None:
         member = await bot.get_chat_member(-500, 8)
         return admins, member, await bot.get_chat(-500)
 
+    async def status(bot: telegram.Bot) -> list[str]:
+        return [(await bot.get_chat_member(-500, user)).status for user in (8, 9, 10)]
+
     admins, member, chat = with_bot(fake_tg, scenario)
     assert [(a.user.id, a.status) for a in admins] == [(6, "creator"), (7, "administrator")]
-    assert member.status == "member" and chat.type == "group"
+    assert member.status == "left" and chat.type == "group"  # never in the group
+    fake_tg.send_text(-500, "hello", user_id=8, chat_type="group")  # wrote there: in it
+    fake_tg.join_chat(-500, 9)
+    fake_tg.press_button(-500, 1, "x", user_id=10, chat_type="group")  # saw a message there
+    assert with_bot(fake_tg, status) == ["member", "member", "member"]
+    fake_tg.leave_chat(-500, 8)
+    assert with_bot(fake_tg, status) == ["left", "member", "member"]
 
 
 # -- Telegram: errors ------------------------------------------------------------------------

@@ -455,7 +455,9 @@ class FakeTelegram(BackgroundServer):
         self._poll: _Poll | None = None  # the getUpdates in progress, if any
         self._conflicts = 0
         self._forums = Forums()
-        self._gone_members: dict[int, set[int]] = {}
+        # Who is in each group, as far as getChatMember tells: whoever wrote or pressed a
+        # button there, or joined (join_chat); the creator and admins are in by their role.
+        self._members: dict[int, set[int]] = {}
 
     # -- URLs ------------------------------------------------------------------------------
 
@@ -935,13 +937,13 @@ class FakeTelegram(BackgroundServer):
 
     def _member(self, chat_id: int, user_id: int) -> JSON:
         user = self._user(user_id)
-        if user_id in self._gone_members.get(chat_id, set()):
-            return {"status": "left", "user": user}
         if self._creators.get(chat_id) == user_id:
             return {"status": "creator", "user": user, "is_anonymous": False}
         if user_id in self._admins.get(chat_id, []):
             return {"status": "administrator", "user": user, **_ADMIN_RIGHTS}
-        return {"status": "member", "user": user}
+        if user_id == self.bot_id or user_id in self._members.get(chat_id, set()):
+            return {"status": "member", "user": user}
+        return {"status": "left", "user": user}  # Telegram's answer for anyone not in it
 
     # -- state helpers (call with the lock held) ---------------------------------------------
 
@@ -970,6 +972,8 @@ class FakeTelegram(BackgroundServer):
             message["from"] = sender
         message.update(chat=self._chat(chat_id), **content)
         self._stored[(chat_id, message_id)] = message
+        if chat_id < 0 and sender is not None and not sender.get("is_bot"):
+            self._members.setdefault(chat_id, set()).add(int(sender["id"]))
         return message
 
     def _bot_message(self, chat_id: int, params: JSON, **content: Any) -> JSON:
@@ -1308,6 +1312,8 @@ class FakeTelegram(BackgroundServer):
             }
             self._callbacks.add(callback_id)
             self._users[sender["id"]] = sender
+            if chat_id < 0:  # who sees a group's message is in the group
+                self._members.setdefault(chat_id, set()).add(int(sender["id"]))
             self._push_update(
                 {
                     "callback_query": {
@@ -1393,10 +1399,16 @@ class FakeTelegram(BackgroundServer):
             else:
                 self._creators[chat_id] = creator
 
-    def leave_chat(self, chat_id: int, user_id: int) -> None:
-        """The user leaves (or is removed from) the group: getChatMember says "left"."""
+    def join_chat(self, chat_id: int, user_id: int) -> None:
+        """The user is in the group without having written there yet."""
         with self._cond:
-            self._gone_members.setdefault(chat_id, set()).add(user_id)
+            self._members.setdefault(chat_id, set()).add(user_id)
+
+    def leave_chat(self, chat_id: int, user_id: int) -> None:
+        """The user leaves (or is removed from) the group: getChatMember says "left" (until
+        they write there again: back in)."""
+        with self._cond:
+            self._members.get(chat_id, set()).discard(user_id)
             admins = self._admins.get(chat_id, [])
             if user_id in admins:
                 admins.remove(user_id)
