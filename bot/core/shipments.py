@@ -43,6 +43,27 @@ READY_FOR_PICKUP_SUBSTATUS = "pickup002"
 # What needs the person: rings in quiet hours, mentions who added it in a group, "needs
 # attention" in the reports.
 NEEDS_PERSON = ATTENTION_STATUSES | {READY_FOR_PICKUP}
+# The order of every list of shipments (/list, the web desk): what needs a person first,
+# delivered last; shown statuses, "" for none yet.
+ATTENTION_ORDER = (
+    Status.EXCEPTION.value,
+    Status.UNDELIVERED.value,
+    READY_FOR_PICKUP,
+    Status.EXPIRED.value,
+    Status.PICKUP.value,
+    Status.TRANSIT.value,
+    Status.INFORECEIVED.value,
+    Status.NOTFOUND.value,
+    Status.PENDING.value,
+    "",
+    Status.DELIVERED.value,
+)
+
+
+def attention_rank(status: str) -> int:
+    """Where a shown status goes in `ATTENTION_ORDER` (one never heard of: with "")."""
+    order = ATTENTION_ORDER
+    return order.index(status) if status in order else order.index("")
 _logged_unknown: set[str] = set()
 
 

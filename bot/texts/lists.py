@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup
 
-from bot.core.shipments import READY_FOR_PICKUP, Status, shown_status
+from bot.core.shipments import Status, attention_rank, shown_status
 from bot.storage import Followed, Shipment
 from bot.texts.i18n import Html, Translator
 from bot.texts.keyboards import list_keyboard
@@ -17,21 +17,6 @@ from bot.texts.shipments import local_time, status_emoji, title
 from bot.texts.topics import scope_note
 
 LIST_PAGE_SIZE = 10
-# /list shows what needs attention first, delivered last ("": no status yet); shown
-# statuses (a parcel to collect is apart from one out for delivery).
-LIST_ORDER = (
-    "exception",
-    "undelivered",
-    READY_FOR_PICKUP,
-    "expired",
-    "pickup",
-    "transit",
-    "inforeceived",
-    "notfound",
-    "pending",
-    "",
-    "delivered",
-)
 
 
 @dataclass(frozen=True)
@@ -47,9 +32,7 @@ def _shown(item: Followed) -> str:
 
 def list_rank(item: Followed) -> tuple[int, str]:
     """Where /list puts it: by status, what needs attention first; then the oldest first."""
-    status = _shown(item)
-    rank = LIST_ORDER.index(status) if status in LIST_ORDER else LIST_ORDER.index("")
-    return rank, item.added_at
+    return attention_rank(_shown(item)), item.added_at
 
 
 def followed_page(

@@ -9,7 +9,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from bot.core.shipments import NOT_STARTED_STATUSES, Status, shown_status
+from bot.core.shipments import ATTENTION_ORDER, Status, shown_status
 from bot.core.times import ROME, parse_iso_utc
 from bot.storage import Event
 from bot.storage.desk import DeskEntry
@@ -20,11 +20,10 @@ from bot.texts.message import html_to_plain
 from bot.texts.shipments import local_time
 
 REFUSED = "refused"
-# The default order of the page: what needs a person first (as /summary ranks it).
-_ATTENTION_ORDER = ("exception", "undelivered", "ready_for_pickup", REFUSED, "expired")
-_RANK_ACTIVE = len(_ATTENTION_ORDER)
-_RANK_NOT_STARTED = _RANK_ACTIVE + 1
-_RANK_DELIVERED = _RANK_ACTIVE + 2
+# The default order of the page is /list's, what needs a person first; a code TrackingMore
+# refused is one of the problems, before an expired one. Those up to expired stand out.
+_ORDER = (*ATTENTION_ORDER[:3], REFUSED, *ATTENTION_ORDER[3:])
+_ATTENTION = frozenset(_ORDER[: _ORDER.index(Status.EXPIRED.value) + 1])
 # Formatting a time (Babel) is most of the cost of a row; the page asks every 2 s for rows
 # whose times seldom change, so the texts of the last many times are kept.
 _KEPT_TEXTS = 32_768
@@ -38,11 +37,7 @@ def row_status(entry: DeskEntry) -> str:
 
 
 def attention_rank(status: str) -> int:
-    if status in _ATTENTION_ORDER:
-        return _ATTENTION_ORDER.index(status)
-    if status == Status.DELIVERED:
-        return _RANK_DELIVERED
-    return _RANK_NOT_STARTED if status in NOT_STARTED_STATUSES else _RANK_ACTIVE
+    return _ORDER.index(status) if status in _ORDER else _ORDER.index("")
 
 
 def status_text(t: Translator, status: str) -> str:
@@ -104,7 +99,7 @@ def desk_row(t: Translator, entry: DeskEntry, *, user_id: int, can_manage: bool)
         "label": row.label,
         "status": status,
         "status_text": status_text(t, status),
-        "attention": status in _ATTENTION_ORDER,
+        "attention": status in _ATTENTION,
         "attention_rank": attention_rank(status),
         "last_event": row.event_description,
         "place": row.event_location or None,
