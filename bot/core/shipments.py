@@ -64,6 +64,8 @@ def attention_rank(status: str) -> int:
     """Where a shown status goes in `ATTENTION_ORDER` (one never heard of: with "")."""
     order = ATTENTION_ORDER
     return order.index(status) if status in order else order.index("")
+
+
 _logged_unknown: set[str] = set()
 
 
