@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -60,9 +60,8 @@ ATTENTION_ORDER = (
 )
 
 
-def attention_rank(status: str) -> int:
-    """Where a shown status goes in `ATTENTION_ORDER` (one never heard of: with "")."""
-    order = ATTENTION_ORDER
+def attention_rank(status: str, order: Sequence[str] = ATTENTION_ORDER) -> int:
+    """Where a shown status goes in `order` (one never heard of: with "")."""
     return order.index(status) if status in order else order.index("")
 
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.core.shipments import ATTENTION_ORDER, Status, shown_status
+from bot.core.shipments import attention_rank as rank_in
 from bot.core.times import ROME, parse_iso_utc
 from bot.storage import Event
 from bot.storage.desk import DeskEntry
@@ -37,7 +38,7 @@ def row_status(entry: DeskEntry) -> str:
 
 
 def attention_rank(status: str) -> int:
-    return _ORDER.index(status) if status in _ORDER else _ORDER.index("")
+    return rank_in(status, _ORDER)
 
 
 def status_text(t: Translator, status: str) -> str:
