@@ -43,6 +43,7 @@ REFRESH_INTERVAL = timedelta(minutes=10)  # as the chat's Refresh button
 CLEAR_LABEL = "-"
 TIMELINE_EVENTS = 200
 Handler = Callable[["Asked"], Awaitable[web.StreamResponse]]
+OneHandler = Callable[["Asked", Followed], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,11 @@ class DeskApi:
         chat = "/api/chats/{chat_id}"
         one = chat + "/shipments/{shipment_id}"
         r.add_get(chat + "/shipments", self._route(self.shipments))
-        r.add_get(one + "/timeline", self._route(self.timeline))
-        r.add_post(one + "/rename", self._route(self.rename))
-        r.add_post(one + "/mute", self._route(self.mute))
-        r.add_post(one + "/refresh", self._route(self.refresh))
-        r.add_post(one + "/remove", self._route(self.remove))
+        r.add_get(one + "/timeline", self._route(self._one(self.timeline)))
+        r.add_post(one + "/rename", self._route(self._one(self.rename)))
+        r.add_post(one + "/mute", self._route(self._one(self.mute)))
+        r.add_post(one + "/refresh", self._route(self._one(self.refresh)))
+        r.add_post(one + "/remove", self._route(self._one(self.remove)))
         r.add_post(chat + "/bulk", self._route(self.bulk))
         r.add_post(chat + "/export", self._route(self.export))
         r.add_post(chat + "/add", self._route(self.add))
@@ -158,6 +159,17 @@ class DeskApi:
                 chat.language, chat.user_language, chat.type, settings.default_language
             )
         return Asked(request, who, who.chat_id, kind, title, translator(language))
+
+    def _one(self, handler: OneHandler) -> Handler:
+        """A handler of one shipment of the chat's (`{shipment_id}`): 404 for any other."""
+
+        async def one(asked: Asked) -> web.StreamResponse:
+            followed = await self._followed(asked)
+            if followed is None:
+                return error(404, "not found")
+            return await handler(asked, followed)
+
+        return one
 
     async def _followed(self, asked: Asked) -> Followed | None:
         shipment_id = _int(asked.request.match_info.get("shipment_id"))
@@ -225,19 +237,13 @@ class DeskApi:
             headers["Content-Encoding"] = "gzip"
         return web.Response(body=body, content_type="application/json", headers=headers)
 
-    async def timeline(self, asked: Asked) -> web.StreamResponse:
-        followed = await self._followed(asked)
-        if followed is None:
-            return error(404, "not found")
+    async def timeline(self, asked: Asked, followed: Followed) -> web.StreamResponse:
         events = await self.deps.storage.follows.events(followed.shipment.id, TIMELINE_EVENTS)
         return web.json_response({"events": rows.timeline(asked.t, events)}, headers=_NO_STORE)
 
     # --- one shipment -----------------------------------------------------------------------
 
-    async def rename(self, asked: Asked) -> web.StreamResponse:
-        followed = await self._followed(asked)
-        if followed is None:
-            return error(404, "not found")
+    async def rename(self, asked: Asked, followed: Followed) -> web.StreamResponse:
         text = asked.body.get("label")
         if not isinstance(text, str):
             return error(400, asked.t.plain("webdesk.error.bad_request"))
@@ -246,20 +252,14 @@ class DeskApi:
         await self.deps.storage.follows.set_label(asked.chat_id, followed.shipment.id, label)
         return await self._row_answer(asked, followed.shipment.id)
 
-    async def mute(self, asked: Asked) -> web.StreamResponse:
-        followed = await self._followed(asked)
-        if followed is None:
-            return error(404, "not found")
+    async def mute(self, asked: Asked, followed: Followed) -> web.StreamResponse:
         muted = asked.body.get("muted")
         if not isinstance(muted, bool):
             return error(400, asked.t.plain("webdesk.error.bad_request"))
         await self.deps.storage.follows.set_muted(asked.chat_id, followed.shipment.id, muted)
         return await self._row_answer(asked, followed.shipment.id)
 
-    async def refresh(self, asked: Asked) -> web.StreamResponse:
-        followed = await self._followed(asked)
-        if followed is None:
-            return error(404, "not found")
+    async def refresh(self, asked: Asked, followed: Followed) -> web.StreamResponse:
         t = asked.t
         shipment = followed.shipment
         blocked_by = await self.deps.storage.follows.claim_refresh(
@@ -275,10 +275,7 @@ class DeskApi:
             return error(502, t.plain("refresh.failed"))
         return await self._row_answer(asked, shipment.id, changed=changed)
 
-    async def remove(self, asked: Asked) -> web.StreamResponse:
-        followed = await self._followed(asked)
-        if followed is None:
-            return error(404, "not found")
+    async def remove(self, asked: Asked, followed: Followed) -> web.StreamResponse:
         if not await self._may_remove(asked, followed):
             name = followed.added_by_name or "?"
             return error(403, asked.t.plain("remove.admins_only", name=name))
